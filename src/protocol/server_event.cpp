@@ -1,0 +1,104 @@
+#include "protocol/server_event.h"
+
+#include <boost/json.hpp>
+
+namespace chat::protocol {
+namespace json = boost::json;
+namespace {
+
+json::object message_fields(const store::InboxEntry& e) {
+  return json::object{{"seq", e.seq}, {"msg_id", e.msg_id}, {"from", e.from},
+                      {"to", e.to},   {"body", e.body},     {"ts", e.ts}};
+}
+
+json::object user_object(const UserView& view) {
+  json::object obj{{"username", view.user.username},
+                   {"created_at", view.user.created_at},
+                   {"online", view.connections > 0},
+                   {"connections", view.connections}};
+  if (view.user.last_seen)
+    obj["last_seen"] = *view.user.last_seen;
+  else
+    obj["last_seen"] = nullptr;
+  return obj;
+}
+
+}  // namespace
+
+std::string encode_hello(const Hello& h) {
+  return json::serialize(json::object{{"type", "hello"},
+                                      {"user", h.user},
+                                      {"connection_id", h.connection_id},
+                                      {"node", h.node},
+                                      {"last_seq", h.last_seq},
+                                      {"exp", h.exp}});
+}
+
+std::string encode_sent(std::string_view client_id, std::string_view msg_id, uint64_t seq,
+                        int64_t ts) {
+  return json::serialize(json::object{
+      {"type", "sent"}, {"id", client_id}, {"msg_id", msg_id}, {"seq", seq}, {"ts", ts}});
+}
+
+std::string encode_message(const store::InboxEntry& entry) {
+  json::object obj = message_fields(entry);
+  obj.emplace("type", "message");
+  return json::serialize(obj);
+}
+
+std::string encode_synced(uint64_t after, uint64_t upto, bool more) {
+  return json::serialize(
+      json::object{{"type", "synced"}, {"after", after}, {"upto", upto}, {"more", more}});
+}
+
+std::string encode_typing(std::string_view from) {
+  return json::serialize(json::object{{"type", "typing"}, {"from", from}});
+}
+
+std::string encode_refreshed(int64_t exp) {
+  return json::serialize(json::object{{"type", "refreshed"}, {"exp", exp}});
+}
+
+std::string encode_pong() { return R"({"type":"pong"})"; }
+
+std::string encode_ws_error(std::optional<std::string_view> client_id, std::string_view code,
+                            std::string_view message) {
+  json::object obj{{"type", "error"}, {"code", code}, {"message", message}};
+  if (client_id) obj["id"] = *client_id;
+  return json::serialize(obj);
+}
+
+std::string encode_rest_error(std::string_view code, std::string_view message) {
+  return json::serialize(
+      json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+}
+
+std::string encode_user(const UserView& view) { return json::serialize(user_object(view)); }
+
+std::string encode_user_page(const std::vector<UserView>& users,
+                             const std::optional<std::string>& next) {
+  json::array list;
+  list.reserve(users.size());
+  for (const auto& u : users) list.push_back(user_object(u));
+  json::object obj{{"users", std::move(list)}};
+  if (next)
+    obj["next"] = *next;
+  else
+    obj["next"] = nullptr;
+  return json::serialize(obj);
+}
+
+std::string encode_history(const std::vector<store::InboxEntry>& entries,
+                           std::optional<uint64_t> next_before) {
+  json::array list;
+  list.reserve(entries.size());
+  for (const auto& e : entries) list.push_back(message_fields(e));
+  json::object obj{{"messages", std::move(list)}};
+  if (next_before)
+    obj["next_before"] = *next_before;
+  else
+    obj["next_before"] = nullptr;
+  return json::serialize(obj);
+}
+
+}  // namespace chat::protocol

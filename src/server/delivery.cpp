@@ -1,0 +1,38 @@
+#include "server/delivery.h"
+
+#include "protocol/server_event.h"
+#include "server/error_mapping.h"
+
+namespace chat::server {
+namespace {
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+}  // namespace
+
+void Delivery::operator()(const bus::Event& event) {
+  auto connections = registry_.connections_of(bus::recipient_of(event));
+  if (connections.empty()) return;
+  std::visit(
+      Overloaded{
+          [&](const bus::Delivery& d) {
+            // Serialized once, shared by every device of the user.
+            auto frame = std::make_shared<const std::string>(protocol::encode_message(d.entry));
+            for (auto& c : connections) c->deliver(frame, core::FrameKind::durable);
+            metrics_.deliveries.fetch_add(connections.size(), std::memory_order_relaxed);
+          },
+          [&](const bus::Typing& t) {
+            auto frame = std::make_shared<const std::string>(protocol::encode_typing(t.from));
+            for (auto& c : connections) c->deliver(frame, core::FrameKind::ephemeral);
+          },
+          [&](const bus::UserDeleted&) {
+            for (auto& c : connections) c->close(kCloseUserDeleted, "user deleted");
+          },
+      },
+      event);
+}
+
+}  // namespace chat::server

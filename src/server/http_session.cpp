@@ -1,0 +1,108 @@
+#include "server/http_session.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/url.hpp>
+
+#include "base/log.h"
+#include "server/authenticate.h"
+#include "server/ws_session.h"
+
+namespace chat::server {
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace {
+
+// Room for an 8 KiB token (refused with 401 by the verifier, not with a parse error) in a header
+// or in the query string, beside ordinary headers.
+constexpr std::uint32_t kHeaderLimit = 32 * 1024;
+
+bool origin_allowed(const Request& req, const std::vector<std::string>& allowed) {
+  if (allowed.empty()) return true;
+  const auto origin = req[http::field::origin];
+  for (const auto& a : allowed)
+    if (origin == a) return true;
+  return false;
+}
+
+}  // namespace
+
+HttpSession::HttpSession(net::ip::tcp::socket&& socket, ServerContext& ctx, RestApi& api)
+    : stream_(std::move(socket)), ctx_(ctx), api_(api) {}
+
+void HttpSession::run() {
+  net::dispatch(stream_.get_executor(),
+                beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+}
+
+void HttpSession::do_read() {
+  parser_.emplace();
+  parser_->body_limit(ctx_.options.max_body_bytes);
+  parser_->header_limit(kHeaderLimit);
+  stream_.expires_after(ctx_.options.handshake_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+}
+
+void HttpSession::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+      ec == net::error::operation_aborted || ec == net::error::connection_reset || ec == net::error::eof)
+    return shutdown();
+  if (ec == http::error::body_limit)
+    return send(error_response(Errc::too_large, "the request body is over 64 KiB"), false);
+  if (ec == http::error::header_limit)
+    return send(error_response(http::status::request_header_fields_too_large, "too_large",
+                               "the request headers are too large"),
+                false);
+  if (ec) return send(error_response(Errc::bad_request, "malformed HTTP request"), false);
+
+  Request req = parser_->release();
+  auto url = boost::urls::parse_origin_form(req.target());
+  if (url && url->path() == "/ws" && beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
+
+  const bool keep_alive = req.keep_alive();
+  api_.handle(req, [self = shared_from_this(), keep_alive](Response res) {
+    net::post(self->stream_.get_executor(), [self, keep_alive, res = std::move(res)]() mutable {
+      self->send(std::move(res), keep_alive);
+    });
+  });
+}
+
+void HttpSession::upgrade(Request req) {
+  if (ctx_.draining.load())
+    return send(error_response(Errc::unavailable, "the server is shutting down"), false);
+  if (!origin_allowed(req, ctx_.options.allowed_origins))
+    return send(error_response(Errc::forbidden, "this Origin is not allowed"), false);
+  auto claims = authenticate(ctx_, bearer_token(req, true));
+  if (!claims) return send(error_response(claims.error().code, claims.error().message), false);
+  const std::string user = claims->username;
+  if (!ctx_.registry.reserve(user))
+    return send(error_response(Errc::rate_limited, "too many connections for this user"), false);
+
+  auto session = std::make_shared<WsSession>(std::move(stream_), ctx_, std::move(*claims));
+  ctx_.registry.attach(user, session);
+  session->start(std::move(req));
+}
+
+void HttpSession::send(Response res, bool keep_alive) {
+  res.keep_alive(keep_alive);
+  response_ = std::make_shared<Response>(std::move(res));
+  http::async_write(stream_, *response_,
+                    beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));
+}
+
+void HttpSession::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+  response_.reset();
+  if (ec) return;
+  if (!keep_alive || ctx_.draining.load()) return shutdown();
+  do_read();
+}
+
+void HttpSession::shutdown() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace chat::server

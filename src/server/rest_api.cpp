@@ -1,0 +1,192 @@
+#include "server/rest_api.h"
+
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+#include <charconv>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "protocol/server_event.h"
+#include "protocol/validation.h"
+#include "server/authenticate.h"
+
+namespace chat::server {
+namespace http = boost::beast::http;
+namespace json = boost::json;
+namespace {
+
+constexpr std::string_view kUserPrefix = "/api/user/v1/";
+constexpr int kDefaultListLimit = 100;
+constexpr int kDefaultHistoryLimit = 50;
+constexpr int kMaxPageLimit = 1000;
+
+Response method_not_allowed() {
+  return error_response(http::status::method_not_allowed, "method_not_allowed",
+                        "this path does not accept that method");
+}
+
+// An optional integer query parameter within [min, max]; nullopt when absent.
+Result<std::optional<uint64_t>> int_param(const boost::urls::params_view& params,
+                                          std::string_view name, uint64_t min, uint64_t max) {
+  auto it = params.find(name);
+  if (it == params.end()) return std::optional<uint64_t>{};
+  const std::string value = (*it).value;
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n < min || n > max)
+    return make_error(Errc::bad_request, std::string("\"") + std::string(name) +
+                                             "\" must be an integer from " + std::to_string(min) +
+                                             " to " + std::to_string(max));
+  return std::optional<uint64_t>{n};
+}
+
+std::optional<std::string> string_param(const boost::urls::params_view& params,
+                                        std::string_view name) {
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  return std::string((*it).value);
+}
+
+}  // namespace
+
+void RestApi::handle(const Request& req, Respond respond) {
+  auto url = boost::urls::parse_origin_form(req.target());
+  if (!url) {
+    respond(error_response(Errc::bad_request, "malformed request target"));
+    return;
+  }
+  const std::string path = url->path();
+  const auto method = req.method();
+
+  if (path == "/healthz") {
+    if (method != http::verb::get) return respond(method_not_allowed());
+    return respond(json_response(http::status::ok, R"({"status":"ok"})"));
+  }
+  if (path == "/readyz") {
+    if (method != http::verb::get) return respond(method_not_allowed());
+    if (ctx_.draining.load())
+      return respond(error_response(Errc::unavailable, "the server is shutting down"));
+    return respond(json_response(http::status::ok, R"({"status":"ready"})"));
+  }
+  if (path == "/metrics") {
+    if (method != http::verb::get) return respond(method_not_allowed());
+    return respond(metrics());
+  }
+  if (path == "/api/message/v1/history") {
+    if (method != http::verb::get) return respond(method_not_allowed());
+    return history(req, std::move(respond));
+  }
+  if (path.starts_with(kUserPrefix)) {
+    if (!ctx_.options.api_key.empty() &&
+        !secrets_equal(req["X-API-Key"], ctx_.options.api_key)) {
+      return respond(error_response(Errc::unauthorized, "a valid X-API-Key header is required"));
+    }
+    const std::string_view rest = std::string_view(path).substr(kUserPrefix.size());
+    if (rest == "create") {
+      if (method != http::verb::post && method != http::verb::get)
+        return respond(method_not_allowed());
+      return create_user(req, std::move(respond));
+    }
+    if (rest == "list") {
+      if (method != http::verb::get) return respond(method_not_allowed());
+      return list_users(req, std::move(respond));
+    }
+    if (!rest.empty() && rest.find('/') == std::string_view::npos) {
+      if (method == http::verb::get) return get_user(rest, std::move(respond));
+      if (method == http::verb::delete_) return delete_user(rest, std::move(respond));
+      return respond(method_not_allowed());
+    }
+  }
+  if (path == "/ws") {
+    return respond(error_response(http::status::upgrade_required, "bad_request",
+                                  "/ws accepts WebSocket upgrade requests only"));
+  }
+  respond(error_response(Errc::not_found, "no such path"));
+}
+
+void RestApi::create_user(const Request& req, Respond respond) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  if (ec || !body.is_object())
+    return respond(error_response(Errc::bad_request, "the body must be a JSON object"));
+  const json::value* name = body.as_object().if_contains("username");
+  if (!name || !name->is_string())
+    return respond(error_response(Errc::bad_request, "\"username\" must be a string"));
+  std::string username(name->as_string());
+  if (!protocol::is_valid_username(username))
+    return respond(error_response(
+        Errc::bad_request, "\"username\" must be 1-64 characters of [A-Za-z0-9_.-]"));
+  ctx_.store.create_user(std::move(username), unix_ms(),
+                         [respond = std::move(respond)](Result<store::User> user) {
+                           if (!user) return respond(error_response(user.error().code,
+                                                                    user.error().message));
+                           respond(json_response(http::status::created,
+                                                 protocol::encode_user({*user, 0})));
+                         });
+}
+
+void RestApi::get_user(std::string_view username, Respond respond) {
+  auto user = ctx_.store.get_user(username);
+  if (!user) return respond(error_response(user.error().code, user.error().message));
+  respond(json_response(http::status::ok,
+                        protocol::encode_user({*user, ctx_.registry.count(user->username)})));
+}
+
+void RestApi::list_users(const Request& req, Respond respond) {
+  auto params = boost::urls::parse_origin_form(req.target())->params();
+  auto limit = int_param(params, "limit", 1, kMaxPageLimit);
+  if (!limit) return respond(error_response(limit.error().code, limit.error().message));
+  const std::string after = string_param(params, "after").value_or("");
+  auto page = ctx_.store.list_users(after, static_cast<int>(limit->value_or(kDefaultListLimit)));
+  if (!page) return respond(error_response(page.error().code, page.error().message));
+  std::vector<protocol::UserView> views;
+  views.reserve(page->users.size());
+  for (const auto& u : page->users) views.push_back({u, ctx_.registry.count(u.username)});
+  respond(json_response(http::status::ok, protocol::encode_user_page(views, page->next)));
+}
+
+void RestApi::delete_user(std::string_view username, Respond respond) {
+  ctx_.store.delete_user(std::string(username), [this, username = std::string(username),
+                                                 respond = std::move(respond)](Result<Ok> done) {
+    if (!done) return respond(error_response(done.error().code, done.error().message));
+    log::info("user deleted: ", username);
+    ctx_.bus.publish(bus::UserDeleted{username});
+    Response res{http::status::no_content, 11};
+    res.set(http::field::server, "chat-engine");
+    respond(std::move(res));
+  });
+}
+
+void RestApi::history(const Request& req, Respond respond) {
+  auto claims = authenticate(ctx_, bearer_token(req, false));
+  if (!claims) return respond(error_response(claims.error().code, claims.error().message));
+  auto params = boost::urls::parse_origin_form(req.target())->params();
+  const auto with = string_param(params, "with");
+  if (!with || !protocol::is_valid_username(*with))
+    return respond(error_response(Errc::bad_request,
+                                  "\"with\" must be a username of 1-64 characters [A-Za-z0-9_.-]"));
+  auto before = int_param(params, "before", 1, UINT64_MAX);
+  if (!before) return respond(error_response(before.error().code, before.error().message));
+  auto limit = int_param(params, "limit", 1, kMaxPageLimit);
+  if (!limit) return respond(error_response(limit.error().code, limit.error().message));
+  const int n = static_cast<int>(limit->value_or(kDefaultHistoryLimit));
+  auto entries = ctx_.store.history(claims->username, *with, before->value_or(0), n + 1);
+  if (!entries) return respond(error_response(entries.error().code, entries.error().message));
+  std::optional<uint64_t> next_before;
+  if (entries->size() > static_cast<std::size_t>(n)) {
+    entries->resize(n);
+    next_before = entries->back().seq;
+  }
+  respond(json_response(http::status::ok, protocol::encode_history(*entries, next_before)));
+}
+
+Response RestApi::metrics() const {
+  Response res{http::status::ok, 11};
+  res.set(http::field::server, "chat-engine");
+  res.set(http::field::content_type, "text/plain; version=0.0.4");
+  res.body() = ctx_.metrics.render();
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace chat::server

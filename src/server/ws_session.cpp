@@ -1,0 +1,374 @@
+#include "server/ws_session.h"
+
+#include <boost/asio/post.hpp>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "protocol/server_event.h"
+#include "server/error_mapping.h"
+
+namespace chat::server {
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+WsSession::WsSession(beast::tcp_stream&& stream, ServerContext& ctx, auth::Claims claims)
+    : ws_(std::move(stream)),
+      ctx_(ctx),
+      user_(std::move(claims.username)),
+      connection_id_(random_hex(12)),
+      exp_(claims.exp),
+      queue_(ctx.options.max_outbound_bytes),
+      bucket_(ctx.options.send_rate, ctx.options.send_burst),
+      ping_timer_(ws_.get_executor()),
+      expiry_timer_(ws_.get_executor()),
+      last_activity_(SteadyClock::now()) {}
+
+WsSession::~WsSession() = default;
+
+double WsSession::now_seconds() const {
+  return std::chrono::duration<double>(SteadyClock::now().time_since_epoch()).count();
+}
+
+void WsSession::start(Request request) {
+  beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own time-outs
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = ctx_.options.handshake_timeout;
+  timeouts.idle_timeout = websocket::stream_base::none();  // our ping timer decides idleness
+  timeouts.keep_alive_pings = false;
+  ws_.set_option(timeouts);
+  ws_.read_message_max(ctx_.options.max_message_bytes);
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(beast::http::field::server, "chat-engine");
+  }));
+  ws_.control_callback([this](websocket::frame_type, beast::string_view) {
+    last_activity_ = SteadyClock::now();  // runs on our strand, inside a read
+  });
+  ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+}
+
+void WsSession::on_accept(beast::error_code ec) {
+  if (ec) {
+    log::debug("websocket accept failed: ", ec.message());
+    finish();
+    return;
+  }
+  accepted_ = true;
+  ctx_.metrics.connections.fetch_add(1, std::memory_order_relaxed);
+  ctx_.metrics.connections_opened.fetch_add(1, std::memory_order_relaxed);
+  ctx_.store.touch_last_seen(user_, unix_ms());
+
+  auto last_seq = ctx_.store.last_seq(user_);
+  if (!last_seq) {
+    log::error("reading the inbox head of a connecting user failed: ", last_seq.error().message);
+    begin_close(static_cast<uint16_t>(websocket::close_code::internal_error), "store unavailable",
+                false);
+  } else {
+    queue_.push_front(std::make_shared<const std::string>(protocol::encode_hello(
+        {user_, connection_id_, ctx_.node_id, *last_seq, exp_})));
+    do_write();
+    arm_ping_timer();
+    arm_expiry_timer();
+  }
+  do_read();
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+void WsSession::do_read() {
+  ws_.async_read(read_buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+}
+
+void WsSession::on_read(beast::error_code ec, std::size_t) {
+  if (ec) {
+    if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
+        ec != net::error::eof)
+      log::debug("websocket read ended: ", ec.message());
+    finish();
+    return;
+  }
+  last_activity_ = SteadyClock::now();
+  if (!closing_) {
+    if (ws_.got_text()) {
+      const auto data = read_buffer_.cdata();
+      handle_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    } else {
+      reply_error(std::nullopt, Errc::bad_request, "binary frames are not supported; send JSON text");
+    }
+  }
+  read_buffer_.consume(read_buffer_.size());
+  do_read();
+}
+
+void WsSession::handle_text(std::string_view text) {
+  protocol::DecodedFrame decoded = protocol::decode_client_frame(text);
+  if (!decoded.frame) {
+    reply_error(decoded.id, Errc::bad_request, decoded.error);
+    return;
+  }
+  std::visit([this](auto&& frame) { handle(std::move(frame)); }, std::move(*decoded.frame));
+}
+
+void WsSession::handle(protocol::SendFrame frame) {
+  if (shutting_down_) {
+    reply_error(frame.id, Errc::unavailable, "the server is shutting down; retry on another node");
+    return;
+  }
+  if (!bucket_.try_take(now_seconds())) {
+    reply_error(frame.id, Errc::rate_limited, "too many sends; slow down and retry");
+    return;
+  }
+  ++inflight_sends_;
+  const auto started = SteadyClock::now();
+  std::string client_id = frame.id;
+  ctx_.messages.send(
+      user_, std::move(frame), unix_ms(),
+      [self = shared_from_this(), started, client_id](Result<store::SendResult> result) mutable {
+        // On the store's thread: account, then hop back onto our strand.
+        if (result.ok()) {
+          auto& m = self->ctx_.metrics;
+          if (result->duplicate) {
+            m.messages_duplicate.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            m.messages_accepted.fetch_add(1, std::memory_order_relaxed);
+            m.accept_to_durable.observe(
+                std::chrono::duration<double>(SteadyClock::now() - started).count());
+          }
+        }
+        net::post(self->ws_.get_executor(),
+                  [self, client_id = std::move(client_id), result = std::move(result)]() mutable {
+                    self->on_send_done(client_id, std::move(result));
+                  });
+      });
+}
+
+void WsSession::on_send_done(const std::string& client_id, Result<store::SendResult> result) {
+  --inflight_sends_;
+  if (result.ok()) {
+    reply(protocol::encode_sent(client_id, result->msg_id, result->sender_seq, result->ts));
+  } else {
+    reply_error(client_id, result.error().code, result.error().message);
+  }
+  if (shutting_down_ && inflight_sends_ == 0)
+    begin_close(static_cast<uint16_t>(websocket::close_code::going_away), "server shutting down",
+                true);
+}
+
+void WsSession::handle(const protocol::SyncFrame& frame) {
+  auto entries = ctx_.store.read_inbox(user_, frame.after, frame.limit + 1);
+  if (!entries) {
+    reply_error(std::nullopt, entries.error().code, entries.error().message);
+    return;
+  }
+  // Keep one answer within half the outbound cap, so that a sync never closes its own connection;
+  // `more` tells the client to ask again.
+  const std::size_t budget = ctx_.options.max_outbound_bytes / 2;
+  std::size_t bytes = 0;
+  std::size_t sent = 0;
+  uint64_t upto = frame.after;
+  for (const auto& entry : *entries) {
+    if (sent == static_cast<std::size_t>(frame.limit)) break;
+    std::string text = protocol::encode_message(entry);
+    if (sent > 0 && bytes + text.size() > budget) break;
+    bytes += text.size();
+    upto = entry.seq;
+    ++sent;
+    reply(std::move(text));
+  }
+  reply(protocol::encode_synced(frame.after, upto, sent < entries->size()));
+}
+
+void WsSession::handle(const protocol::TypingFrame& frame) {
+  if (!bucket_.try_take(now_seconds())) {
+    reply_error(std::nullopt, Errc::rate_limited, "too many frames; slow down");
+    return;
+  }
+  auto recipient = ctx_.store.get_user(frame.to);
+  if (!recipient) {
+    const bool missing = recipient.error().code == Errc::not_found;
+    reply_error(std::nullopt, missing ? Errc::unknown_recipient : recipient.error().code,
+                missing ? "no such user" : recipient.error().message);
+    return;
+  }
+  ctx_.bus.publish(bus::Typing{user_, frame.to});
+}
+
+void WsSession::handle(const protocol::RefreshFrame& frame) {
+  auto verified = ctx_.verifier.verify(frame.token, unix_seconds());
+  if (!verified.ok()) {
+    reply_error(std::nullopt, Errc::bad_request,
+                std::string("token refused: ") + std::string(auth::to_string(verified.failure)));
+    return;
+  }
+  if (verified.claims->username != user_) {
+    reply_error(std::nullopt, Errc::forbidden, "the token is for another user");
+    return;
+  }
+  exp_ = verified.claims->exp;
+  arm_expiry_timer();
+  reply(protocol::encode_refreshed(exp_));
+}
+
+void WsSession::handle(const protocol::PingFrame&) { reply(protocol::encode_pong()); }
+
+// ---- writing ---------------------------------------------------------------------------------
+
+void WsSession::reply(std::string text) {
+  enqueue(std::make_shared<const std::string>(std::move(text)), core::FrameKind::durable);
+}
+
+void WsSession::reply_error(std::optional<std::string_view> client_id, Errc code,
+                            std::string_view message) {
+  reply(protocol::encode_ws_error(client_id, ws_error_code(code), message));
+}
+
+void WsSession::deliver(core::OutboundQueue::Frame frame, core::FrameKind kind) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), kind]() mutable {
+    self->enqueue(std::move(frame), kind);
+  });
+}
+
+void WsSession::enqueue(core::OutboundQueue::Frame frame, core::FrameKind kind) {
+  if (closing_ || finished_) return;
+  switch (queue_.push(std::move(frame), kind)) {
+    case core::OutboundQueue::PushResult::queued:
+      if (accepted_) do_write();
+      break;
+    case core::OutboundQueue::PushResult::dropped:
+      ctx_.metrics.typing_dropped.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case core::OutboundQueue::PushResult::overflow:
+      ctx_.metrics.slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
+      log::info("closing a connection of ", user_, ": outbound queue over ",
+                ctx_.options.max_outbound_bytes, " bytes");
+      begin_close(kCloseSlowConsumer, "outbound queue full; sync after reconnecting", false);
+      break;
+  }
+}
+
+void WsSession::do_write() {
+  if (writing_ || queue_.empty()) return;
+  writing_ = true;
+  ws_.text(true);
+  const auto& frame = queue_.front();
+  ws_.async_write(net::buffer(*frame),
+                  beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+}
+
+void WsSession::on_write(beast::error_code ec, std::size_t) {
+  writing_ = false;
+  if (ec) {
+    abort_socket();
+    return;
+  }
+  queue_.pop_front();
+  if (!queue_.empty()) {
+    do_write();
+  } else if (closing_) {
+    send_close_when_idle();
+  }
+}
+
+// ---- closing ---------------------------------------------------------------------------------
+
+void WsSession::close(uint16_t code, std::string reason) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+    self->begin_close(code, std::move(reason), false);
+  });
+}
+
+void WsSession::shut_down() {
+  net::post(ws_.get_executor(), [self = shared_from_this()] {
+    self->shutting_down_ = true;
+    if (self->inflight_sends_ == 0)
+      self->begin_close(static_cast<uint16_t>(websocket::close_code::going_away),
+                        "server shutting down", true);
+  });
+}
+
+void WsSession::begin_close(uint16_t code, std::string reason, bool flush) {
+  if (closing_ || finished_) return;
+  closing_ = true;
+  close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+  if (!flush) {
+    // Keep only a frame that is being written; the rest is in the inbox for the next sync.
+    if (writing_) {
+      auto in_flight = queue_.front();
+      queue_.clear();
+      queue_.push_front(std::move(in_flight));
+    } else {
+      queue_.clear();
+    }
+  }
+  // A peer that never drains its socket must not hold the session forever.
+  expiry_timer_.expires_after(ctx_.options.handshake_timeout + std::chrono::seconds(1));
+  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->abort_socket();
+  });
+  if (accepted_ && !writing_) send_close_when_idle();
+  if (!accepted_) abort_socket();
+}
+
+void WsSession::send_close_when_idle() {
+  if (close_sent_ || writing_ || !queue_.empty()) return;
+  close_sent_ = true;
+  ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {
+    // The read loop sees the end of the stream and finishes the session.
+  });
+}
+
+void WsSession::abort_socket() {
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+
+void WsSession::arm_ping_timer() {
+  ping_timer_.expires_after(ctx_.options.ping_interval);
+  ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->on_ping_timer();
+  });
+}
+
+void WsSession::on_ping_timer() {
+  if (finished_) return;
+  if (SteadyClock::now() - last_activity_ >= ctx_.options.idle_timeout) {
+    log::debug("closing an idle connection of ", user_);
+    abort_socket();
+    return;
+  }
+  if (!ping_pending_ && !close_sent_) {
+    ping_pending_ = true;
+    ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
+      self->ping_pending_ = false;
+    });
+  }
+  arm_ping_timer();
+}
+
+void WsSession::arm_expiry_timer() {
+  if (closing_) return;
+  const int64_t deadline_ms = (exp_ + ctx_.options.jwt_leeway.count()) * 1000;
+  expiry_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, deadline_ms - unix_ms())));
+  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->begin_close(kCloseTokenExpired, "token expired", false);
+  });
+}
+
+void WsSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  ping_timer_.cancel();
+  expiry_timer_.cancel();
+  queue_.clear();
+  ctx_.registry.remove(user_, this);
+  if (accepted_) {
+    ctx_.metrics.connections.fetch_sub(1, std::memory_order_relaxed);
+    ctx_.store.touch_last_seen(user_, unix_ms());
+  }
+  abort_socket();
+}
+
+}  // namespace chat::server

@@ -1,0 +1,94 @@
+#pragma once
+// One client's WebSocket connection, from the upgrade to the close.
+//
+// Threading model: everything a session does runs on its own strand (the executor of its socket);
+// the public Connection methods only post work onto that strand, so they may be called from any
+// thread (the store's writer thread, the bus, the shutdown path). The session owns itself through
+// shared_from_this() captured in its pending handlers, and ends when its read loop ends.
+//
+// Writes go through one OutboundQueue and one writer: at most one async_write is outstanding.
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <memory>
+#include <string>
+
+#include "auth/jwt.h"
+#include "base/clock.h"
+#include "core/outbound_queue.h"
+#include "core/token_bucket.h"
+#include "protocol/client_frame.h"
+#include "server/connection.h"
+#include "server/context.h"
+
+namespace chat::server {
+
+class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
+ public:
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  WsSession(boost::beast::tcp_stream&& stream, ServerContext& ctx, auth::Claims claims);
+  ~WsSession() override;
+
+  // Completes the upgrade answering `request` (already authorized and registered).
+  void start(Request request);
+
+  void deliver(core::OutboundQueue::Frame frame, core::FrameKind kind) override;
+  void close(uint16_t code, std::string reason) override;
+  void shut_down() override;
+
+ private:
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void handle_text(std::string_view text);
+
+  void handle(protocol::SendFrame frame);
+  void handle(const protocol::SyncFrame& frame);
+  void handle(const protocol::TypingFrame& frame);
+  void handle(const protocol::RefreshFrame& frame);
+  void handle(const protocol::PingFrame& frame);
+  void on_send_done(const std::string& client_id, Result<store::SendResult> result);
+
+  void reply(std::string text);
+  void reply_error(std::optional<std::string_view> client_id, Errc code, std::string_view message);
+  void enqueue(core::OutboundQueue::Frame frame, core::FrameKind kind);
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+
+  // Starts the close handshake once the queue is written (flush) or at once, dropping what is
+  // queued (the client syncs it after reconnecting).
+  void begin_close(uint16_t code, std::string reason, bool flush);
+  void send_close_when_idle();
+  void abort_socket();
+
+  void arm_ping_timer();
+  void on_ping_timer();
+  void arm_expiry_timer();
+  void finish();
+  double now_seconds() const;
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream, false> ws_;
+  ServerContext& ctx_;
+  const std::string user_;
+  const std::string connection_id_;
+  int64_t exp_;
+  boost::beast::flat_buffer read_buffer_;
+  core::OutboundQueue queue_;
+  core::TokenBucket bucket_;
+  boost::asio::steady_timer ping_timer_;
+  boost::asio::steady_timer expiry_timer_;  // token expiry; after close starts, the close deadline
+  SteadyClock::time_point last_activity_;
+  boost::beast::websocket::close_reason close_reason_;
+  int inflight_sends_ = 0;
+  bool accepted_ = false;
+  bool writing_ = false;
+  bool ping_pending_ = false;
+  bool closing_ = false;
+  bool close_sent_ = false;
+  bool shutting_down_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace chat::server

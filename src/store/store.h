@@ -1,0 +1,65 @@
+#pragma once
+// The storage port. SQLite implements it for one node (store/sqlite), PostgreSQL for a cluster.
+//
+// Thread-safety: every method may be called from any thread concurrently.
+// Writes are asynchronous so that an implementation can batch many of them into one commit
+// (group commit); their callbacks run on a store-owned thread after the commit is durable and must
+// not block: hand the result back to your own executor. Reads are synchronous and cheap.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "store/types.h"
+
+namespace chat::store {
+
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+  // conflict when the username exists.
+  virtual void create_user(std::string username, int64_t now_ms, Callback<User> done) = 0;
+  // not_found when missing. Removes the user, their inbox and idempotency keys.
+  virtual void delete_user(std::string username, Callback<Ok> done) = 0;
+  // Best effort, batched; no callback.
+  virtual void touch_last_seen(std::string username, int64_t now_ms) = 0;
+
+  virtual Result<User> get_user(std::string_view username) = 0;  // not_found when missing
+  virtual Result<UserPage> list_users(std::string_view after, int limit) = 0;
+};
+
+class InboxStore {
+ public:
+  virtual ~InboxStore() = default;
+  // Atomically: checks (from, client_id) for a duplicate, checks that `to` exists
+  // (unknown_recipient otherwise), appends the recipient's and the sender's entries with the next
+  // seq of each inbox, and records the idempotency key. `done` runs once durable.
+  // On a storage failure: unavailable, and nothing was stored.
+  virtual void append(SendRequest request, Callback<SendResult> done) = 0;
+
+  // Entries of `owner` with seq > after, ascending, at most `limit`.
+  virtual Result<std::vector<InboxEntry>> read_inbox(std::string_view owner, uint64_t after,
+                                                     int limit) = 0;
+  // Entries of `owner` exchanged with `peer` (either direction) with seq < before, newest first.
+  virtual Result<std::vector<InboxEntry>> history(std::string_view owner, std::string_view peer,
+                                                  uint64_t before, int limit) = 0;
+  // Highest seq in owner's inbox; 0 when empty.
+  virtual Result<uint64_t> last_seq(std::string_view owner) = 0;
+};
+
+// Waits until every write accepted so far is durable and its callback has run, then stops the
+// writer. Called once at shutdown, after the server stopped accepting work.
+class Drainable {
+ public:
+  virtual ~Drainable() = default;
+  virtual void drain() = 0;
+};
+
+class Store : public UserStore, public InboxStore, public Drainable {};
+
+}  // namespace chat::store

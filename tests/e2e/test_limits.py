@@ -1,0 +1,275 @@
+"""Limits and time-outs (issue 2, sections 4 and 6): message size, send rate, outbound queue, token
+expiry, idle and handshake time-outs."""
+
+import asyncio
+import os
+import socket
+import time
+
+import pytest
+
+from conftest import close_all, mint, open_ws
+
+
+# ---- message size
+
+
+async def test_frame_over_the_default_64_kib_is_closed_with_1009(server):
+    name, token = server.new_user("big")
+    client = await server.connect(token)
+    await client.send_message("huge", name, "x" * (64 * 1024 + 1))
+    assert await client.wait_closed() == 1009
+    assert client.all("sent") == []
+    # Nothing was stored.
+    again = await server.connect(token)
+    assert again.hello["last_seq"] == 0
+    await again.close()
+
+
+async def test_frame_over_max_message_bytes_is_closed_with_1009(start_server):
+    s = start_server(args=["--max-message-bytes", "1024"])
+    name, token = s.new_user("big")
+    ok = await s.connect(token)
+    await ok.send_message("fits", name, "y" * 900)
+    await ok.sent("fits")
+    too_big = await s.connect(token)
+    await too_big.send_message("too-big", name, "z" * 1100)
+    assert await too_big.wait_closed() == 1009
+    await ok.ping()  # the other connection is unaffected
+    await ok.close()
+
+
+# ---- send rate
+
+
+async def test_send_rate_limit_refuses_with_rate_limited_then_recovers(start_server):
+    s = start_server(args=["--send-rate", "2", "--send-burst", "3"])
+    a, a_token = s.new_user("rate")
+    b, b_token = s.new_user("rate")
+    client = await s.connect(a_token)
+    n = 12
+    for i in range(n):  # far faster than 2/s: the bucket of 3 runs dry
+        await client.send_message(f"r{i}", b, f"burst {i}")
+    outcomes = [
+        await client.expect_any([("sent", lambda f, i=i: f.get("id") == f"r{i}"),
+                                 ("error", lambda f, i=i: f.get("id") == f"r{i}")])
+        for i in range(n)
+    ]
+    accepted = [o for o in outcomes if o["type"] == "sent"]
+    refused = [o for o in outcomes if o["type"] == "error"]
+    assert all(o["code"] == "rate_limited" for o in refused), refused
+    assert 3 <= len(accepted) < n, outcomes
+    assert refused, "no send was rate limited"
+    assert [o["seq"] for o in accepted] == list(range(1, len(accepted) + 1)), "refused sends took no seq"
+
+    # Tokens refill at 2/s: retrying the refused send succeeds within a bounded number of tries.
+    retry_id = refused[0]["id"]
+    deadline = time.monotonic() + 10
+    while True:
+        await client.send_message(retry_id, b, "retried")
+        outcome = await client.expect_any([("sent", lambda f: f.get("id") == retry_id),
+                                           ("error", lambda f: f.get("id") == retry_id)])
+        if outcome["type"] == "sent":
+            break
+        assert outcome["code"] == "rate_limited", outcome
+        assert time.monotonic() < deadline, "the send rate never recovered"
+        await asyncio.sleep(0.1)  # retry interval of a bounded wait for the bucket to refill
+    assert outcome["seq"] == len(accepted) + 1
+
+    # The recipient has exactly the accepted messages.
+    reader = await s.connect(b_token)
+    entries = await reader.sync_all()
+    assert len(entries) == len(accepted) + 1
+    await close_all(client, reader)
+
+
+async def test_default_send_rate_refuses_past_a_burst_of_100(server):
+    a, token = server.new_user("rdef")
+    client = await server.connect(token)
+    n = 160
+    for i in range(n):
+        await client.send_message(f"d{i}", a, "x")
+    outcomes = [
+        await client.expect_any([("sent", lambda f, i=i: f.get("id") == f"d{i}"),
+                                 ("error", lambda f, i=i: f.get("id") == f"d{i}")], timeout=15)
+        for i in range(n)
+    ]
+    accepted = sum(o["type"] == "sent" for o in outcomes)
+    assert all(o["code"] == "rate_limited" for o in outcomes if o["type"] == "error")
+    assert 100 <= accepted < n, accepted
+    await client.close()
+
+
+async def test_typing_counts_against_the_send_rate(start_server):
+    s = start_server(args=["--send-rate", "1", "--send-burst", "2"])
+    _, a_token = s.new_user("rtyp")
+    b, _ = s.new_user("rtyp")
+    client = await s.connect(a_token)
+    for _ in range(6):
+        await client.send({"type": "typing", "to": b})
+    await client.expect_error("rate_limited")
+    await client.ping()  # ping is not rate limited and the connection stays open
+    await client.close()
+
+
+async def test_rate_limit_is_per_connection(start_server):
+    s = start_server(args=["--send-rate", "1", "--send-burst", "2"])
+    a, a_token = s.new_user("rconn")
+    first = await s.connect(a_token)
+    for i in range(4):
+        await first.send_message(f"f{i}", a, "x")
+    await first.expect_error("rate_limited")
+    second = await s.connect(a_token)
+    await second.send_message("other-conn", a, "x")
+    await second.sent("other-conn")
+    await close_all(first, second)
+
+
+# ---- outbound queue cap
+
+
+async def test_reader_that_stops_reading_is_closed_with_4008_and_loses_nothing(start_server):
+    cap = 256 * 1024
+    s = start_server(args=["--max-outbound-bytes", str(cap), "--send-rate", "100000", "--send-burst", "100000"])
+    a, a_token = s.new_user("fast")
+    b, b_token = s.new_user("slow")
+
+    # The slow reader: a small receive buffer and a client that reads nothing once connected.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", s.port))
+    slow = await open_ws(s, b_token, sock=sock, max_queue=1)
+
+    sender = await s.connect(a_token)
+    # 16 KiB messages, 8 outstanding: the sender's own queue (acks and carbons) stays below the cap,
+    # while the reader that does not read falls ever further behind. The server's socket send buffer
+    # grows to at most net.ipv4.tcp_wmem's maximum (4 MiB here) before its queue must hold the rest,
+    # so 8 MiB in all is more than enough; the server does not report the close before the reader
+    # drains (the close frame waits behind the data), so there is no earlier event to stop at.
+    body = os.urandom(8 * 1024).hex()
+    sent = 0
+    total = 8 * 1024 * 1024
+    while sent * len(body) < total:
+        batch = [f"o{sent + i}" for i in range(8)]
+        for cid in batch:
+            await sender.send_message(cid, b, body)
+        for cid in batch:
+            await sender.sent(cid, timeout=30)
+        sent += len(batch)
+        sender.forget()  # keep memory flat; the acks were checked above
+
+    # Read what the server managed to send, up to its close frame.
+    received = 0
+    code = None
+    try:
+        while True:
+            await asyncio.wait_for(slow.recv(), 20)
+            received += 1
+    except Exception:
+        code = slow.close_code
+    assert code == 4008, f"slow reader closed with {code} after {received} frames, {sent} messages sent"
+    assert received - 1 < sent, "the slow reader got every message: the cap never applied"  # 1: hello
+
+    # Nothing is lost: it reconnects and syncs.
+    again = await s.connect(b_token)
+    assert again.hello["last_seq"] == sent
+    entries = await again.sync_all(0, limit=1000, timeout=60)
+    assert sorted(entries) == list(range(1, sent + 1))
+    await close_all(sender, again)
+
+
+# ---- token expiry and refresh
+
+
+async def test_connection_is_closed_with_4001_when_the_token_expires(start_server):
+    s = start_server(args=["--jwt-leeway", "0"])
+    name, _ = s.new_user("exp")
+    token = mint(name, ttl=2)
+    client = await s.connect(token)
+    assert await client.wait_closed(timeout=15) == 4001
+
+
+async def test_refresh_keeps_the_connection_past_the_first_tokens_expiry(start_server):
+    s = start_server(args=["--jwt-leeway", "0"])
+    name, _ = s.new_user("exp")
+    short = mint(name, ttl=2)
+    refreshed = await s.connect(short)
+    control = await s.connect(short)
+    await refreshed.send({"type": "refresh", "token": mint(name, ttl=3600)})
+    await refreshed.expect("refreshed")
+    # The control connection, with the same expiry, is closed when it passes; by then the refreshed
+    # connection's original deadline has passed too.
+    assert await control.wait_closed(timeout=15) == 4001
+    await refreshed.ping()
+    assert not refreshed.closed.is_set()
+    await refreshed.close()
+
+
+# ---- idle and handshake time-outs
+
+
+def raw_upgrade(port: int, token: str) -> socket.socket:
+    """A WebSocket handshake by hand, leaving a socket that never answers a ping."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    sock.sendall(
+        (
+            "GET /ws HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, "closed during the handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head[:200]
+    return sock
+
+
+def read_until_eof(sock: socket.socket, timeout: float) -> bytes:
+    """Reads everything until the peer closes; fails if it does not within `timeout`."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            raise AssertionError(f"the server did not close the connection within {timeout}s") from None
+        except ConnectionResetError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+async def test_connection_that_does_not_answer_pings_is_closed(start_server):
+    s = start_server(args=["--ping-interval", "0.3", "--idle-timeout", "1.5"])
+    _, token = s.new_user("idle")
+    answering = await s.connect(token)  # websockets answers pings by itself
+    silent = raw_upgrade(s.port, token)
+    data = await asyncio.to_thread(read_until_eof, silent, 15)
+    silent.close()
+    assert b"\x89" in data, "the server sent no WebSocket ping before closing the silent connection"
+    # The connection that answered pings has been idle as long, and is still open.
+    await answering.ping()
+    assert not answering.closed.is_set()
+    await answering.close()
+
+
+@pytest.mark.parametrize("partial", [b"", b"GET /ws HTTP/1.1\r\nHost: x\r\n"], ids=["silent", "partial-request"])
+async def test_handshake_timeout_closes_a_connection_that_never_finishes(start_server, partial):
+    s = start_server(args=["--handshake-timeout", "0.5"])
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    if partial:
+        sock.sendall(partial)
+    data = await asyncio.to_thread(read_until_eof, sock, 10)
+    sock.close()
+    assert b"101" not in data.split(b"\r\n", 1)[0]
+    # The server still serves.
+    assert s.api("GET", "/healthz").status_code == 200
