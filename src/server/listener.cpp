@@ -72,6 +72,10 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     boost::system::error_code ignored;
     socket.close(ignored);
   } else {
+    // Events are small and latency-bound: a `sent` written right after a `message` must not wait
+    // for the peer's delayed ACK.
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     std::make_shared<HttpSession>(std::move(socket), ctx_, api_)->run();
   }
   do_accept();

@@ -1,0 +1,33 @@
+# chat-engine: `make run` starts one node on 127.0.0.1:8000; `make test` runs every test.
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build run test unit e2e clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	mkdir -p data
+	exec $(BUILD_DIR)/chat-engine
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+e2e: build
+	@scripts/python-env.sh
+	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine .venv/bin/python -m pytest tests/e2e -q
+
+test: unit e2e
+
+clean:
+	rm -rf $(BUILD_DIR)
