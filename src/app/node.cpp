@@ -1,6 +1,7 @@
 #include "app/node.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -81,8 +82,14 @@ int run_node(const Config& config) {
     log::error(endpoint.error().message);
     return 2;
   }
+  // The store holds private conversations: files the node creates are for its own user only.
+  ::umask(077);
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);
+  if (fs_ec) {
+    log::error("cannot create the data directory ", config.data_dir, ": ", fs_ec.message());
+    return 1;
+  }
   auto secret = auth::resolve_jwt_secret(config.data_dir);
   if (!secret) {
     log::error("JWT secret: ", secret.error().message);
