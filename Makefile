@@ -17,7 +17,6 @@ build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
-	mkdir -p data
 	exec $(BUILD_DIR)/chat-engine
 
 unit: build

@@ -36,6 +36,7 @@ std::string env_to_option(const po::options_description& desc, const std::string
   if (env.rfind(kPrefix, 0) != 0) return {};
   std::string name = env.substr(kPrefix.size());
   for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
+  if (name == "help") return {};
   return desc.find_nothrow(name, false) ? name : std::string{};
 }
 

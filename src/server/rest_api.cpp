@@ -116,6 +116,9 @@ void RestApi::create_user(const Request& req, Respond respond) {
   if (!protocol::is_valid_username(username))
     return respond(error_response(
         Errc::bad_request, "\"username\" must be 1-64 characters of [A-Za-z0-9_.-]"));
+  // These names are paths of the user API itself; such a user could never be fetched or deleted.
+  if (username == "create" || username == "list")
+    return respond(error_response(Errc::bad_request, "\"" + username + "\" is a reserved name"));
   ctx_.store.create_user(std::move(username), unix_ms(),
                          [respond = std::move(respond)](Result<store::User> user) {
                            if (!user) return respond(error_response(user.error().code,

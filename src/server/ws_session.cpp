@@ -5,6 +5,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "protocol/server_event.h"
+#include "server/authenticate.h"
 #include "server/error_mapping.h"
 
 namespace chat::server {
@@ -67,6 +68,7 @@ void WsSession::on_accept(beast::error_code ec) {
     queue_.push_front(std::make_shared<const std::string>(protocol::encode_hello(
         {user_, connection_id_, ctx_.node_id, *last_seq, exp_})));
     do_write();
+    next_ping_ = SteadyClock::now() + ctx_.options.ping_interval;
     arm_ping_timer();
     arm_expiry_timer();
   }
@@ -194,17 +196,17 @@ void WsSession::handle(const protocol::TypingFrame& frame) {
 }
 
 void WsSession::handle(const protocol::RefreshFrame& frame) {
-  auto verified = ctx_.verifier.verify(frame.token, unix_seconds());
-  if (!verified.ok()) {
-    reply_error(std::nullopt, Errc::bad_request,
-                std::string("token refused: ") + std::string(auth::to_string(verified.failure)));
+  // The same checks as at the upgrade: a refresh must not revive a deleted account.
+  auto claims = authenticate(ctx_, frame.token);
+  if (!claims) {
+    reply_error(std::nullopt, claims.error().code, claims.error().message);
     return;
   }
-  if (verified.claims->username != user_) {
+  if (claims->username != user_) {
     reply_error(std::nullopt, Errc::forbidden, "the token is for another user");
     return;
   }
-  exp_ = verified.claims->exp;
+  exp_ = claims->exp;
   arm_expiry_timer();
   reply(protocol::encode_refreshed(exp_));
 }
@@ -326,32 +328,44 @@ void WsSession::abort_socket() {
 // ---- timers ----------------------------------------------------------------------------------
 
 void WsSession::arm_ping_timer() {
-  ping_timer_.expires_after(ctx_.options.ping_interval);
+  // Wake for whichever comes first: the next ping, or the moment the peer has been idle too long.
+  ping_timer_.expires_at(std::min(next_ping_, last_activity_ + ctx_.options.idle_timeout));
   ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (!ec) self->on_ping_timer();
   });
 }
 
 void WsSession::on_ping_timer() {
-  if (finished_) return;
-  if (SteadyClock::now() - last_activity_ >= ctx_.options.idle_timeout) {
+  if (finished_ || closing_) return;
+  const auto now = SteadyClock::now();
+  if (now - last_activity_ >= ctx_.options.idle_timeout) {
     log::debug("closing an idle connection of ", user_);
-    abort_socket();
+    begin_close(static_cast<uint16_t>(websocket::close_code::going_away), "idle timeout", false);
     return;
   }
-  if (!ping_pending_ && !close_sent_) {
-    ping_pending_ = true;
-    ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
-      self->ping_pending_ = false;
-    });
+  if (now >= next_ping_) {
+    next_ping_ = now + ctx_.options.ping_interval;
+    if (!ping_pending_) {
+      ping_pending_ = true;
+      ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
+        self->ping_pending_ = false;
+      });
+    }
   }
   arm_ping_timer();
 }
 
 void WsSession::arm_expiry_timer() {
   if (closing_) return;
-  const int64_t deadline_ms = (exp_ + ctx_.options.jwt_leeway.count()) * 1000;
-  expiry_timer_.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, deadline_ms - unix_ms())));
+  // Far-future expiries (up to the largest exp a token may carry) would overflow milliseconds.
+  constexpr int64_t kMaxWaitSeconds = int64_t{10} * 365 * 24 * 3600;
+  const int64_t now_ms = unix_ms();
+  const int64_t wait_seconds = exp_ + ctx_.options.jwt_leeway.count() - now_ms / 1000;
+  const int64_t wait_ms =
+      wait_seconds > kMaxWaitSeconds
+          ? kMaxWaitSeconds * 1000
+          : std::max<int64_t>(0, (exp_ + ctx_.options.jwt_leeway.count()) * 1000 - now_ms);
+  expiry_timer_.expires_after(std::chrono::milliseconds(wait_ms));
   expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (!ec) self->begin_close(kCloseTokenExpired, "token expired", false);
   });

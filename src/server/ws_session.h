@@ -80,6 +80,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   boost::asio::steady_timer ping_timer_;
   boost::asio::steady_timer expiry_timer_;  // token expiry; after close starts, the close deadline
   SteadyClock::time_point last_activity_;
+  SteadyClock::time_point next_ping_;
   boost::beast::websocket::close_reason close_reason_;
   int inflight_sends_ = 0;
   bool accepted_ = false;

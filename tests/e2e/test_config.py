@@ -107,3 +107,9 @@ def _ready(session, port):
         return session.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
     except Exception:
         return False
+
+
+def test_chat_help_in_the_environment_does_not_replace_serving(start_server):
+    # Only real options map from CHAT_* variables; CHAT_HELP must not turn the server into --help.
+    s = start_server(env={"CHAT_HELP": "1"})
+    assert s.api("GET", "/healthz").status_code == 200

@@ -256,6 +256,8 @@ async def test_connection_that_does_not_answer_pings_is_closed(start_server):
     data = await asyncio.to_thread(read_until_eof, silent, 15)
     silent.close()
     assert b"\x89" in data, "the server sent no WebSocket ping before closing the silent connection"
+    # An unmasked close frame: 0x88, length, code 1001, reason.
+    assert b"\x88\x0e\x03\xe9idle timeout" in data, "no close 1001 'idle timeout' before the drop"
     # The connection that answered pings has been idle as long, and is still open.
     await answering.ping()
     assert not answering.closed.is_set()

@@ -411,3 +411,28 @@ async def test_refresh_with_an_invalid_token_is_bad_request_and_connection_stays
     await client.expect_error("bad_request")
     await client.ping()
     await client.close()
+
+
+async def test_refresh_with_a_token_minted_before_the_account_was_recreated_is_forbidden(server):
+    # The refresh applies the same account checks as the upgrade: an old token cannot be revived
+    # on a connection of the re-created user.
+    name, _ = server.new_user("refresh")
+    stale = mint(name, iat=int(time.time()) - 120)
+    assert server.api("DELETE", f"/api/user/v1/{name}").status_code == 204
+    server.create_user(name)
+    client = await server.connect(mint(name))
+    await client.send({"type": "refresh", "token": stale})
+    await client.expect_error("forbidden")
+    await client.ping()
+    await client.close()
+
+
+async def test_a_token_with_a_far_future_exp_keeps_the_connection_open(server):
+    # exp values near the limit of what JSON numbers carry must not overflow the expiry timer.
+    name, _ = server.new_user("far")
+    client = await server.connect(mint(name, ttl=10**17))
+    await client.ping()
+    await client.send({"type": "ping"})
+    await client.expect("pong")
+    assert not client.closed.is_set()
+    await client.close()

@@ -149,10 +149,13 @@ async def test_get_user_reports_connections_and_last_seen(server):
     assert body["connections"] == 2
     await first.close()
     await second.close()
-    # The server learns of the closes asynchronously: poll the REST view under a bound.
+    # The server learns of the closes asynchronously, and last_seen is written in the store's next
+    # batch: poll the REST view under a bound.
     body = await wait_until(
-        lambda: (lambda b: b if b["connections"] == 0 else None)(server.get_user(name).json()),
-        what="connections back to 0",
+        lambda: (lambda b: b if b["connections"] == 0 and b["last_seen"] is not None else None)(
+            server.get_user(name).json()
+        ),
+        what="connections back to 0 and last_seen recorded",
     )
     assert body["online"] is False
     assert isinstance(body["last_seen"], int) and body["last_seen"] > 0
@@ -301,3 +304,11 @@ def test_open_user_api_warns_at_startup(server, keyed_server):
     # CHAT_API_KEY unset: the user API is open and a warning says so; set: no such warning.
     assert _api_key_warnings(server.log_text()), server.log_tail()
     assert not _api_key_warnings(keyed_server.log_text()), keyed_server.log_tail()
+
+
+@pytest.mark.parametrize("name", ["create", "list"])
+def test_names_of_the_user_api_paths_are_reserved(server, name):
+    # A user named like a path of the API could never be fetched or deleted: refused at creation.
+    r = server.api("POST", "/api/user/v1/create", json={"username": name})
+    assert r.status_code == 400, r.text
+    assert "reserved" in error_body(r, "bad_request")["message"]
