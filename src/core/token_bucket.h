@@ -1,6 +1,8 @@
 #pragma once
 // A token bucket for per-connection rate limiting. Pure: the caller passes the time.
 // Not thread-safe; each connection owns one and uses it from its own strand.
+#include <optional>
+
 namespace chat::core {
 
 class TokenBucket {
@@ -10,8 +12,10 @@ class TokenBucket {
 
   // Takes one token if there is one at time `now_seconds` (any monotonic origin).
   bool try_take(double now_seconds) {
-    if (now_seconds > last_) {
-      tokens_ += (now_seconds - last_) * rate_;
+    if (!last_) {
+      last_ = now_seconds;  // the clock's origin is unknown: time starts at the first call
+    } else if (now_seconds > *last_) {
+      tokens_ += (now_seconds - *last_) * rate_;
       if (tokens_ > burst_) tokens_ = burst_;
       last_ = now_seconds;
     }
@@ -24,7 +28,7 @@ class TokenBucket {
   double rate_;
   double burst_;
   double tokens_;
-  double last_ = 0;
+  std::optional<double> last_;
 };
 
 }  // namespace chat::core

@@ -44,18 +44,14 @@ TEST_P(RandomHexLengthTest, IsTwoLowerHexDigitsPerByte) {
 }
 
 // Lengths around the 8-byte chunks random_hex draws at a time.
-INSTANTIATE_TEST_SUITE_P(Lengths, RandomHexLengthTest,
-                         testing::Values(HexLengthCase{"ZeroBytesIsEmpty", 0},
-                                         HexLengthCase{"OneByte", 1},
-                                         HexLengthCase{"SevenBytes", 7},
-                                         HexLengthCase{"EightBytesIsOneFullDraw", 8},
-                                         HexLengthCase{"NineBytesSpillsIntoASecondDraw", 9},
-                                         HexLengthCase{"TwelveBytesLikeAConnectionId", 12},
-                                         HexLengthCase{"SixteenBytes", 16},
-                                         HexLengthCase{"ThirtyThreeBytes", 33}),
-                         [](const testing::TestParamInfo<HexLengthCase>& info) {
-                           return info.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Lengths, RandomHexLengthTest,
+    testing::Values(HexLengthCase{"ZeroBytesIsEmpty", 0}, HexLengthCase{"OneByte", 1},
+                    HexLengthCase{"SevenBytes", 7}, HexLengthCase{"EightBytesIsOneFullDraw", 8},
+                    HexLengthCase{"NineBytesSpillsIntoASecondDraw", 9},
+                    HexLengthCase{"TwelveBytesLikeAConnectionId", 12},
+                    HexLengthCase{"SixteenBytes", 16}, HexLengthCase{"ThirtyThreeBytes", 33}),
+    [](const testing::TestParamInfo<HexLengthCase>& info) { return info.param.name; });
 
 TEST(RandomHexTest, EveryHexDigitShowsUpInEveryPosition) {
   // A digit stuck at one value (a truncated shift, a mask that is too narrow) would show here:

@@ -103,8 +103,7 @@ INSTANTIATE_TEST_SUITE_P(Codes, ErrcNameTest,
                                          ErrcNameCase{Errc::conflict, "conflict"},
                                          ErrcNameCase{Errc::unauthorized, "unauthorized"},
                                          ErrcNameCase{Errc::forbidden, "forbidden"},
-                                         ErrcNameCase{Errc::unknown_recipient,
-                                                      "unknown_recipient"},
+                                         ErrcNameCase{Errc::unknown_recipient, "unknown_recipient"},
                                          ErrcNameCase{Errc::rate_limited, "rate_limited"},
                                          ErrcNameCase{Errc::too_large, "too_large"},
                                          ErrcNameCase{Errc::unavailable, "unavailable"},
@@ -113,7 +112,7 @@ INSTANTIATE_TEST_SUITE_P(Codes, ErrcNameTest,
                            return info.param.name;
                          });
 
-TEST(ErrcNameTest, AnOutOfRangeCodeIsNamedInternal) {
+TEST(ErrcFallbackTest, AnOutOfRangeCodeIsNamedInternal) {
   EXPECT_EQ(to_string(static_cast<Errc>(999)), "internal");
 }
 

@@ -213,8 +213,7 @@ INSTANTIATE_TEST_SUITE_P(
         FailureCase{"FailingStoreReportsUnavailable", true, "alice", "bob", Errc::unavailable},
         FailureCase{"FailingStoreReportsUnavailableForASelfMessage", true, "alice", "alice",
                     Errc::unavailable},
-        FailureCase{"UnknownRecipientIsReported", false, "alice", "carol",
-                    Errc::unknown_recipient},
+        FailureCase{"UnknownRecipientIsReported", false, "alice", "carol", Errc::unknown_recipient},
         FailureCase{"UnknownSenderIsForbidden", false, "mallory", "bob", Errc::forbidden}),
     [](const testing::TestParamInfo<FailureCase>& info) { return info.param.name; });
 

@@ -26,9 +26,12 @@ std::string label_of(const std::string& text) { return text.substr(0, text.find(
 
 std::string to_string(Result r) {
   switch (r) {
-    case Result::queued: return "queued";
-    case Result::dropped: return "dropped";
-    case Result::overflow: return "overflow";
+    case Result::queued:
+      return "queued";
+    case Result::dropped:
+      return "dropped";
+    case Result::overflow:
+      return "overflow";
   }
   return "?";
 }
@@ -63,58 +66,103 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 std::vector<Case> cases() {
   using R = Result;
   return {
-      {"CountsTheBytesOfQueuedFrames", 1000,
+      {"CountsTheBytesOfQueuedFrames",
+       1000,
        {push(D, "a", 10, R::queued), push(E, "b", 20, R::queued), push(D, "c", 30, R::queued)},
-       {"a", "b", "c"}, 60},
-      {"PopFrontUncountsTheFrontFrame", 1000,
-       {push(D, "a", 10, R::queued), push(D, "b", 20, R::queued), pop()}, {"b"}, 20},
-      {"ClearEmptiesTheQueueAndItsBytes", 1000,
-       {push(D, "a", 10, R::queued), push(E, "b", 20, R::queued), clear()}, {}, 0},
-      {"ClearFreesTheWholeCapForNewFrames", 100,
-       {push(D, "a", 100, R::queued), clear(), push(D, "b", 100, R::queued)}, {"b"}, 100},
+       {"a", "b", "c"},
+       60},
+      {"PopFrontUncountsTheFrontFrame",
+       1000,
+       {push(D, "a", 10, R::queued), push(D, "b", 20, R::queued), pop()},
+       {"b"},
+       20},
+      {"ClearEmptiesTheQueueAndItsBytes",
+       1000,
+       {push(D, "a", 10, R::queued), push(E, "b", 20, R::queued), clear()},
+       {},
+       0},
+      {"ClearFreesTheWholeCapForNewFrames",
+       100,
+       {push(D, "a", 100, R::queued), clear(), push(D, "b", 100, R::queued)},
+       {"b"},
+       100},
 
-      {"QueuesAnEphemeralFrameThatFillsTheCapExactly", 100,
-       {push(D, "a", 60, R::queued), push(E, "t", 40, R::queued)}, {"a", "t"}, 100},
-      {"DropsAnEphemeralFrameOneByteOverTheCap", 100,
-       {push(D, "a", 60, R::queued), push(E, "t", 41, R::dropped)}, {"a"}, 60},
-      {"DropsOnlyTheNewEphemeralFrameNotQueuedOnes", 100,
+      {"QueuesAnEphemeralFrameThatFillsTheCapExactly",
+       100,
+       {push(D, "a", 60, R::queued), push(E, "t", 40, R::queued)},
+       {"a", "t"},
+       100},
+      {"DropsAnEphemeralFrameOneByteOverTheCap",
+       100,
+       {push(D, "a", 60, R::queued), push(E, "t", 41, R::dropped)},
+       {"a"},
+       60},
+      {"DropsOnlyTheNewEphemeralFrameNotQueuedOnes",
+       100,
        {push(E, "t1", 50, R::queued), push(E, "t2", 40, R::queued), push(E, "t3", 20, R::dropped)},
-       {"t1", "t2"}, 90},
-      {"DropsAnEphemeralFrameLargerThanTheCapOnAnEmptyQueue", 100,
-       {push(E, "t", 101, R::dropped)}, {}, 0},
+       {"t1", "t2"},
+       90},
+      {"DropsAnEphemeralFrameLargerThanTheCapOnAnEmptyQueue",
+       100,
+       {push(E, "t", 101, R::dropped)},
+       {},
+       0},
 
-      {"QueuesADurableFrameThatFillsTheCapExactly", 100,
-       {push(D, "a", 60, R::queued), push(D, "b", 40, R::queued)}, {"a", "b"}, 100},
-      {"DurableFrameOverTheCapDropsQueuedEphemeralFramesToFit", 100,
+      {"QueuesADurableFrameThatFillsTheCapExactly",
+       100,
+       {push(D, "a", 60, R::queued), push(D, "b", 40, R::queued)},
+       {"a", "b"},
+       100},
+      {"DurableFrameOverTheCapDropsQueuedEphemeralFramesToFit",
+       100,
        {push(D, "a", 30, R::queued), push(E, "t1", 30, R::queued), push(D, "b", 20, R::queued),
         push(E, "t2", 20, R::queued), push(D, "c", 40, R::queued)},
-       {"a", "b", "c"}, 90},
-      {"DurableFrameOverTheCapNeverDropsTheFrontFrameMidWrite", 100,
+       {"a", "b", "c"},
+       90},
+      {"DurableFrameOverTheCapNeverDropsTheFrontFrameMidWrite",
+       100,
        {push(E, "t1", 40, R::queued), push(E, "t2", 40, R::queued), push(D, "a", 50, R::queued)},
-       {"t1", "a"}, 90},
-      {"DurableFrameOverflowsWhenTheFrontEphemeralFrameLeavesNoRoom", 100,
+       {"t1", "a"},
+       90},
+      {"DurableFrameOverflowsWhenTheFrontEphemeralFrameLeavesNoRoom",
+       100,
        {push(E, "t1", 60, R::queued), push(E, "t2", 30, R::queued), push(D, "a", 50, R::overflow)},
-       {"t1"}, 60},
-      {"DurableFrameOverflowsWhenDurableFramesAloneExceedTheCap", 100,
+       {"t1"},
+       60},
+      {"DurableFrameOverflowsWhenDurableFramesAloneExceedTheCap",
+       100,
        {push(D, "a", 50, R::queued), push(E, "t", 20, R::queued), push(D, "b", 30, R::queued),
         push(D, "c", 21, R::overflow)},
-       {"a", "b"}, 80},
-      {"DurableFrameLargerThanTheCapOverflowsAnEmptyQueue", 100, {push(D, "a", 101, R::overflow)},
-       {}, 0},
-      {"DurableFrameDropsNothingWhenItFits", 100,
+       {"a", "b"},
+       80},
+      {"DurableFrameLargerThanTheCapOverflowsAnEmptyQueue",
+       100,
+       {push(D, "a", 101, R::overflow)},
+       {},
+       0},
+      {"DurableFrameDropsNothingWhenItFits",
+       100,
        {push(E, "t1", 30, R::queued), push(E, "t2", 30, R::queued), push(D, "a", 40, R::queued)},
-       {"t1", "t2", "a"}, 100},
+       {"t1", "t2", "a"},
+       100},
 
-      {"PushFrontGoesAheadOfQueuedFrames", 1000,
+      {"PushFrontGoesAheadOfQueuedFrames",
+       1000,
        {push(D, "a", 10, R::queued), push(E, "t", 20, R::queued), push_front("hello", 30)},
-       {"hello", "a", "t"}, 60},
-      {"PushFrontIsNotCapped", 100,
-       {push(D, "a", 100, R::queued), push_front("hello", 50)}, {"hello", "a"}, 150},
+       {"hello", "a", "t"},
+       60},
+      {"PushFrontIsNotCapped",
+       100,
+       {push(D, "a", 100, R::queued), push_front("hello", 50)},
+       {"hello", "a"},
+       150},
       // The second push_front moves the first off the front, where an ephemeral one could go.
-      {"FramesPushedToTheFrontCountAsDurable", 100,
+      {"FramesPushedToTheFrontCountAsDurable",
+       100,
        {push_front("h1", 40), push_front("h2", 10), push(E, "t", 40, R::queued),
         push(D, "a", 50, R::queued)},
-       {"h2", "h1", "a"}, 100},
+       {"h2", "h1", "a"},
+       100},
       {"PushFrontOnAnEmptyQueue", 100, {push_front("hello", 20)}, {"hello"}, 20},
   };
 }
@@ -128,13 +176,18 @@ TEST_P(OutboundQueueTest, Queues) {
     const Op& op = c.ops[i];
     switch (op.what) {
       case Op::push:
-        EXPECT_EQ(to_string(queue.push(frame(op.label, op.size), op.kind)),
-                  to_string(op.expected))
+        EXPECT_EQ(to_string(queue.push(frame(op.label, op.size), op.kind)), to_string(op.expected))
             << "push #" << i << " of " << op.label;
         break;
-      case Op::push_front: queue.push_front(frame(op.label, op.size)); break;
-      case Op::pop_front: queue.pop_front(); break;
-      case Op::clear: queue.clear(); break;
+      case Op::push_front:
+        queue.push_front(frame(op.label, op.size));
+        break;
+      case Op::pop_front:
+        queue.pop_front();
+        break;
+      case Op::clear:
+        queue.clear();
+        break;
     }
   }
   EXPECT_EQ(queue.bytes(), c.bytes);

@@ -56,6 +56,18 @@ Case refuses(std::string name, std::string text, std::string reason,
 const std::string k64(64, 'a');
 const std::string k65(65, 'a');
 
+// "\u00e9" repeated: each is one character but two bytes once decoded.
+std::string e_acute_escapes(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += "\\u00e9";
+  return out;
+}
+std::string e_acute_utf8(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += "\xc3\xa9";
+  return out;
+}
+
 std::string send_json(const std::string& fields) { return R"({"type":"send",)" + fields + "}"; }
 
 std::vector<Case> cases() {
@@ -74,6 +86,10 @@ std::vector<Case> cases() {
       accepts("AcceptsSendWithSixtyFourCharacterId",
               send_json(R"("id":")" + k64 + R"(","to":"bob","body":"hi")"),
               "send id=" + k64 + " to=bob body=hi", k64),
+      // The id limit is in bytes (docs/protocol.md): 32 two-byte characters fit exactly.
+      accepts("AcceptsSendWithSixtyFourByteMultibyteId",
+              send_json(R"("id":")" + e_acute_escapes(32) + R"(","to":"bob","body":"hi")"),
+              "send id=" + e_acute_utf8(32) + " to=bob body=hi", e_acute_utf8(32)),
       accepts("AcceptsSendWithAnIdOfAnyCharacters",
               send_json(R"("id":"a b/c\u00e9","to":"bob","body":"hi")"),
               "send id=a b/c\xc3\xa9 to=bob body=hi", "a b/c\xc3\xa9"),
@@ -108,8 +124,7 @@ std::vector<Case> cases() {
       accepts("AcceptsSyncIgnoringAnId", R"({"type":"sync","id":"s1"})", "sync after=0 limit=100"),
 
       accepts("AcceptsTyping", R"({"type":"typing","to":"bob"})", "typing to=bob"),
-      accepts("AcceptsRefresh", R"({"type":"refresh","token":"eyJ.a.b"})",
-              "refresh token=eyJ.a.b"),
+      accepts("AcceptsRefresh", R"({"type":"refresh","token":"eyJ.a.b"})", "refresh token=eyJ.a.b"),
       accepts("AcceptsPing", R"({"type":"ping"})", "ping"),
       accepts("AcceptsPingWithExtraFields", R"({"type":"ping","id":"p","n":1})", "ping"),
 
@@ -132,22 +147,23 @@ std::vector<Case> cases() {
       refuses("RefusesNumericType", R"({"type":1})", R"("type")"),
       refuses("RefusesNullType", R"({"type":null})", R"("type")"),
       refuses("RefusesArrayType", R"({"type":["send"]})", R"("type")"),
-      refuses("RefusesUnknownTypeWithoutCarryingItsId", R"({"type":"shout","id":"m1"})",
-              "unknown"),
+      refuses("RefusesUnknownTypeWithoutCarryingItsId", R"({"type":"shout","id":"m1"})", "unknown"),
       refuses("RefusesTypeInTheWrongCase", R"({"type":"PING"})", "unknown"),
       refuses("RefusesEmptyType", R"({"type":""})", "unknown"),
 
       // ---- send: id ----
       refuses("RefusesSendWithoutId", send_json(R"("to":"bob","body":"hi")"), R"("id")"),
-      refuses("RefusesSendWithNumericId", send_json(R"("id":7,"to":"bob","body":"hi")"),
-              R"("id")"),
-      refuses("RefusesSendWithNullId", send_json(R"("id":null,"to":"bob","body":"hi")"),
-              R"("id")"),
-      // An id that is a string is echoed even when it is refused, so the client can match the error.
+      refuses("RefusesSendWithNumericId", send_json(R"("id":7,"to":"bob","body":"hi")"), R"("id")"),
+      refuses("RefusesSendWithNullId", send_json(R"("id":null,"to":"bob","body":"hi")"), R"("id")"),
+      // An id that is a string is echoed even when it is refused, so the client can match the
+      // error.
       refuses("RefusesSendWithEmptyIdAndEchoesIt", send_json(R"("id":"","to":"bob","body":"hi")"),
               R"("id")", ""),
       refuses("RefusesSendWithSixtyFiveCharacterIdAndEchoesIt",
               send_json(R"("id":")" + k65 + R"(","to":"bob","body":"hi")"), R"("id")", k65),
+      refuses("RefusesSendWithIdOverSixtyFourBytesThoughUnderSixtyFourCharacters",
+              send_json(R"("id":")" + e_acute_escapes(33) + R"(","to":"bob","body":"hi")"),
+              R"("id")", e_acute_utf8(33)),
 
       // ---- send: to ----
       refuses("RefusesSendWithoutTo", send_json(R"("id":"m1","body":"hi")"), R"("to")", "m1"),

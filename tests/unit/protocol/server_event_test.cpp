@@ -41,8 +41,7 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 std::vector<Case> cases() {
   return {
-      {"HelloCarriesSessionFacts",
-       encode_hello({"alice", "c0ffee", "node-1", 17, 1'700'003'600}),
+      {"HelloCarriesSessionFacts", encode_hello({"alice", "c0ffee", "node-1", 17, 1'700'003'600}),
        R"({"type":"hello","user":"alice","connection_id":"c0ffee","node":"node-1",
            "last_seq":17,"exp":1700003600})"},
       {"HelloWithAnEmptyInboxHasLastSeqZero", encode_hello({"bob", "c1", "n", 0, 5}),
@@ -158,8 +157,8 @@ TEST_P(BodyRoundTripTest, SurvivesHistoryAndParse) {
 // What a client sends is what its peer receives: decode a send, encode the stored entry.
 TEST_P(BodyRoundTripTest, SurvivesClientSendThenMessage) {
   const std::string& body = GetParam().body;
-  const std::string frame = json::serialize(
-      json::object{{"type", "send"}, {"id", "m1"}, {"to", "bob"}, {"body", body}});
+  const std::string frame =
+      json::serialize(json::object{{"type", "send"}, {"id", "m1"}, {"to", "bob"}, {"body", body}});
   const DecodedFrame decoded = decode_client_frame(frame);
   ASSERT_TRUE(decoded.frame.has_value()) << decoded.error;
   const std::string& received = std::get<SendFrame>(*decoded.frame).body;
@@ -170,8 +169,7 @@ TEST_P(BodyRoundTripTest, SurvivesClientSendThenMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bodies, BodyRoundTripTest,
-    testing::Values(BodyCase{"PlainAscii", "hello"},
-                    BodyCase{"DoubleQuotes", R"(she said "hi")"},
+    testing::Values(BodyCase{"PlainAscii", "hello"}, BodyCase{"DoubleQuotes", R"(she said "hi")"},
                     BodyCase{"Backslashes", R"(C:\path\to\file \\ \n literally)"},
                     BodyCase{"JsonLookalike", R"({"type":"pong"}")"},
                     BodyCase{"NewlineTabCarriageReturn", "line1\nline2\tcol\r\n"},
@@ -183,7 +181,9 @@ INSTANTIATE_TEST_SUITE_P(
                     BodyCase{"TwoByteUtf8", "caf\xc3\xa9 na\xc3\xafve"},
                     BodyCase{"ThreeByteUtf8", "\xe2\x9c\x93 \xe4\xb8\xad\xe6\x96\x87"},
                     BodyCase{"FourByteUtf8Emoji", "\xf0\x9f\x98\x80\xf0\x9f\x91\x8d"},
-                    BodyCase{"LineAndParagraphSeparators", "a\xe2\x80\xa8" "b\xe2\x80\xa9"},
+                    BodyCase{"LineAndParagraphSeparators",
+                             "a\xe2\x80\xa8"
+                             "b\xe2\x80\xa9"},
                     BodyCase{"SlashesAndHtml", "</script><b>&amp;</b>"}),
     [](const testing::TestParamInfo<BodyCase>& info) { return info.param.name; });
 

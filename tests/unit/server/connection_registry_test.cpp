@@ -31,7 +31,9 @@ class NamedConnection final : public Connection {
 
 std::vector<std::string> names(const std::vector<std::shared_ptr<Connection>>& connections) {
   std::vector<std::string> out;
-  for (const auto& c : connections) out.push_back(static_cast<NamedConnection&>(*c).name());
+  for (const auto& c : connections) {
+    out.push_back(c ? static_cast<const NamedConnection&>(*c).name() : "<expired>");
+  }
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -66,58 +68,90 @@ void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 std::vector<Case> cases() {
   return {
-      {"ReservesUpToTheLimitThenRefuses", 2,
+      {"ReservesUpToTheLimitThenRefuses",
+       2,
        {reserve("alice", true), reserve("alice", true), reserve("alice", false)},
-       {{"alice", {}}}, 0},
-      {"AttachedConnectionsCountTowardsTheLimit", 2,
+       {{"alice", {}}},
+       0},
+      {"AttachedConnectionsCountTowardsTheLimit",
+       2,
        {reserve("alice", true), attach("alice", "1"), reserve("alice", true), attach("alice", "2"),
         reserve("alice", false)},
-       {{"alice", {"1", "2"}}}, 2},
-      {"HeldPlacesAndConnectionsCountTogether", 2,
+       {{"alice", {"1", "2"}}},
+       2},
+      {"HeldPlacesAndConnectionsCountTogether",
+       2,
        {reserve("alice", true), attach("alice", "1"), reserve("alice", true),
         reserve("alice", false)},
-       {{"alice", {"1"}}}, 1},
-      {"ReleaseFreesAHeldPlace", 1,
+       {{"alice", {"1"}}},
+       1},
+      {"ReleaseFreesAHeldPlace",
+       1,
        {reserve("alice", true), reserve("alice", false), release("alice"), reserve("alice", true)},
-       {{"alice", {}}}, 0},
-      {"ReleaseDoesNotFreeAnAttachedConnectionsPlace", 1,
+       {{"alice", {}}},
+       0},
+      {"ReleaseDoesNotFreeAnAttachedConnectionsPlace",
+       1,
        {reserve("alice", true), attach("alice", "1"), release("alice"), reserve("alice", false)},
-       {{"alice", {"1"}}}, 1},
-      {"ReleaseWithNothingHeldChangesNothing", 1,
-       {release("alice"), reserve("alice", true), reserve("alice", false)}, {{"alice", {}}}, 0},
-      {"RemoveFreesAPlace", 1,
-       {reserve("alice", true), attach("alice", "1"), reserve("alice", false),
-        remove("alice", "1"), reserve("alice", true)},
-       {{"alice", {}}}, 0},
-      {"TheLimitIsPerUser", 1,
+       {{"alice", {"1"}}},
+       1},
+      {"ReleaseWithNothingHeldChangesNothing",
+       1,
+       {release("alice"), reserve("alice", true), reserve("alice", false)},
+       {{"alice", {}}},
+       0},
+      {"RemoveFreesAPlace",
+       1,
+       {reserve("alice", true), attach("alice", "1"), reserve("alice", false), remove("alice", "1"),
+        reserve("alice", true)},
+       {{"alice", {}}},
+       0},
+      {"TheLimitIsPerUser",
+       1,
        {reserve("alice", true), attach("alice", "1"), reserve("bob", true), attach("bob", "2"),
         reserve("alice", false), reserve("bob", false)},
-       {{"alice", {"1"}}, {"bob", {"2"}}}, 2},
+       {{"alice", {"1"}}, {"bob", {"2"}}},
+       2},
       {"ZeroLimitRefusesEveryone", 0, {reserve("alice", false)}, {{"alice", {}}}, 0},
-      {"ConnectionsOfReturnsOnlyThatUsersConnections", 3,
+      {"ConnectionsOfReturnsOnlyThatUsersConnections",
+       3,
        {reserve("alice", true), attach("alice", "1"), reserve("bob", true), attach("bob", "2"),
         reserve("alice", true), attach("alice", "3")},
-       {{"alice", {"1", "3"}}, {"bob", {"2"}}, {"carol", {}}}, 3},
-      {"RemoveTakesOutOnlyThatConnection", 3,
+       {{"alice", {"1", "3"}}, {"bob", {"2"}}, {"carol", {}}},
+       3},
+      {"RemoveTakesOutOnlyThatConnection",
+       3,
        {reserve("alice", true), attach("alice", "1"), reserve("alice", true), attach("alice", "2"),
         reserve("alice", true), attach("alice", "3"), remove("alice", "2")},
-       {{"alice", {"1", "3"}}}, 2},
-      {"RemovingTwiceCountsOnce", 2,
+       {{"alice", {"1", "3"}}},
+       2},
+      {"RemovingTwiceCountsOnce",
+       2,
        {reserve("alice", true), attach("alice", "1"), reserve("alice", true), attach("alice", "2"),
         remove("alice", "1"), remove("alice", "1")},
-       {{"alice", {"2"}}}, 1},
-      {"RemovingAnUnknownConnectionChangesNothing", 2,
+       {{"alice", {"2"}}},
+       1},
+      {"RemovingAnUnknownConnectionChangesNothing",
+       2,
        {reserve("alice", true), attach("alice", "1"), remove("alice", "2")},
-       {{"alice", {"1"}}}, 1},
-      {"RemovingUnderAnotherUserChangesNothing", 2,
+       {{"alice", {"1"}}},
+       1},
+      {"RemovingUnderAnotherUserChangesNothing",
+       2,
        {reserve("alice", true), attach("alice", "1"), remove("bob", "1")},
-       {{"alice", {"1"}}, {"bob", {}}}, 1},
-      {"RemovingTheLastConnectionKeepsAHeldPlace", 2,
-       {reserve("alice", true), attach("alice", "1"), reserve("alice", true),
-        remove("alice", "1"), reserve("alice", true), reserve("alice", false)},
-       {{"alice", {}}}, 0},
-      {"AttachWithoutReserveIsStillCounted", 1, {attach("alice", "1"), reserve("alice", false)},
-       {{"alice", {"1"}}}, 1},
+       {{"alice", {"1"}}, {"bob", {}}},
+       1},
+      {"RemovingTheLastConnectionKeepsAHeldPlace",
+       2,
+       {reserve("alice", true), attach("alice", "1"), reserve("alice", true), remove("alice", "1"),
+        reserve("alice", true), reserve("alice", false)},
+       {{"alice", {}}},
+       0},
+      {"AttachWithoutReserveIsStillCounted",
+       1,
+       {attach("alice", "1"), reserve("alice", false)},
+       {{"alice", {"1"}}},
+       1},
   };
 }
 
@@ -138,9 +172,15 @@ TEST_P(ConnectionRegistryTest, Holds) {
       case Op::reserve:
         EXPECT_EQ(registry.reserve(op.user), op.reserved) << "reserve #" << i << " for " << op.user;
         break;
-      case Op::attach: registry.attach(op.user, connection(op.connection)); break;
-      case Op::release: registry.release(op.user); break;
-      case Op::remove: registry.remove(op.user, connection(op.connection).get()); break;
+      case Op::attach:
+        registry.attach(op.user, connection(op.connection));
+        break;
+      case Op::release:
+        registry.release(op.user);
+        break;
+      case Op::remove:
+        registry.remove(op.user, connection(op.connection).get());
+        break;
     }
   }
   std::vector<std::string> everyone;

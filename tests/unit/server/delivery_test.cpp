@@ -44,8 +44,8 @@ class RecordingConnection final : public Connection {
 
  private:
   mutable std::mutex mu_;
-  std::vector<std::string> calls_;                    // guarded by mu_
-  std::vector<core::OutboundQueue::Frame> frames_;    // guarded by mu_
+  std::vector<std::string> calls_;                  // guarded by mu_
+  std::vector<core::OutboundQueue::Frame> frames_;  // guarded by mu_
 };
 
 store::InboxEntry entry_for(std::string owner) {
@@ -76,23 +76,30 @@ std::vector<Case> cases() {
   const std::string message_to_bob = protocol::encode_message(entry_for("bob"));
   const std::string message_to_alice = protocol::encode_message(entry_for("alice"));
   return {
-      {"DeliveryReachesTheOwnersOnlyDevice", bus::Delivery{entry_for("bob")},
-       {{"bob-phone", {"durable " + message_to_bob}}}, 1},
-      {"DeliveryReachesEveryDeviceOfTheOwner", bus::Delivery{entry_for("alice")},
+      {"DeliveryReachesTheOwnersOnlyDevice",
+       bus::Delivery{entry_for("bob")},
+       {{"bob-phone", {"durable " + message_to_bob}}},
+       1},
+      {"DeliveryReachesEveryDeviceOfTheOwner",
+       bus::Delivery{entry_for("alice")},
        {{"alice-laptop", {"durable " + message_to_alice}},
         {"alice-phone", {"durable " + message_to_alice}}},
        2},
-      {"DeliveryToAUserWithoutConnectionsReachesNobody", bus::Delivery{entry_for("carol")}, {},
-       0},
-      {"TypingIsEphemeral", bus::Typing{"bob", "alice"},
+      {"DeliveryToAUserWithoutConnectionsReachesNobody", bus::Delivery{entry_for("carol")}, {}, 0},
+      {"TypingIsEphemeral",
+       bus::Typing{"bob", "alice"},
        {{"alice-laptop", {"ephemeral " + protocol::encode_typing("bob")}},
         {"alice-phone", {"ephemeral " + protocol::encode_typing("bob")}}},
        0},
-      {"TypingGoesToTheRecipientNotTheSender", bus::Typing{"alice", "bob"},
-       {{"bob-phone", {"ephemeral " + protocol::encode_typing("alice")}}}, 0},
+      {"TypingGoesToTheRecipientNotTheSender",
+       bus::Typing{"alice", "bob"},
+       {{"bob-phone", {"ephemeral " + protocol::encode_typing("alice")}}},
+       0},
       {"TypingToAUserWithoutConnectionsReachesNobody", bus::Typing{"alice", "carol"}, {}, 0},
-      {"UserDeletedClosesEachOfTheirConnectionsWith4003", bus::UserDeleted{"alice"},
-       {{"alice-laptop", {"close 4003 user deleted"}}, {"alice-phone", {"close 4003 user deleted"}}},
+      {"UserDeletedClosesEachOfTheirConnectionsWith4003",
+       bus::UserDeleted{"alice"},
+       {{"alice-laptop", {"close 4003 user deleted"}},
+        {"alice-phone", {"close 4003 user deleted"}}},
        0},
       {"UserDeletedForAUserWithoutConnectionsClosesNothing", bus::UserDeleted{"carol"}, {}, 0},
   };
