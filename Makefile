@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e clean
+.PHONY: all deps build run test unit e2e sanitize clean
 
 all: build
 
@@ -28,5 +28,13 @@ e2e: build
 
 test: unit e2e
 
+# Every test again against an AddressSanitizer + UndefinedBehaviorSanitizer build (Debug).
+sanitize: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCHAT_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+	@scripts/python-env.sh
+	CHAT_ENGINE_BIN=$(abspath build-asan)/chat-engine .venv/bin/python -m pytest tests/e2e -q
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-asan

@@ -182,7 +182,6 @@ async def test_kill_9_mid_stream_loses_no_acknowledged_message(start_server, rou
     pumps = [asyncio.ensure_future(pump(i)) for i in range(len(clients))]
     await wait_until(lambda: sum(len(c.all("sent")) for c in clients) >= kill_after, timeout=60, interval=0.001,
                      what=f"{kill_after} acknowledgements")
-    still_sending = not all(p.done() for p in pumps)
     s.kill9()
     await asyncio.gather(*pumps)
     for c in clients:
@@ -190,7 +189,9 @@ async def test_kill_9_mid_stream_loses_no_acknowledged_message(start_server, rou
     acks = [{f["id"]: f for f in c.all("sent")} for c in clients]
     total_acked = sum(len(a) for a in acks)
     print(f"seed {seed}: killed after {kill_after} acknowledgements were read; {total_acked} in all")
-    assert still_sending and total_acked < per_sender * len(clients), \
+    # Mid-stream means some sends were still unacknowledged (the clients may have written them all:
+    # against a slow build the server is the one still working through them).
+    assert total_acked < per_sender * len(clients), \
         f"seed {seed}: the kill came after the stream ended ({total_acked} acknowledged)"
 
     s.restart()
