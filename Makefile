@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e sanitize clean
+.PHONY: all deps build run test unit e2e sanitize bench clean
 
 all: build
 
@@ -35,6 +35,10 @@ sanitize: deps
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 	@scripts/python-env.sh
 	CHAT_ENGINE_BIN=$(abspath build-asan)/chat-engine .venv/bin/python -m pytest tests/e2e -q
+
+# Load and memory numbers for one node (tools/chat-bench; docs/benchmarks.md). Prints, asserts nothing.
+bench: build
+	tools/chat-bench/run.sh $(BUILD_DIR)/chat-engine
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSummarizeUsesNearestRankPercentiles(t *testing.T) {
+	var samples []time.Duration
+	for i := 100; i >= 1; i-- { // 1..100 ms, unsorted
+		samples = append(samples, time.Duration(i)*time.Millisecond)
+	}
+	s := summarize(samples)
+	if s.Count != 100 || s.P50 != 50 || s.P90 != 90 || s.P99 != 99 || s.Max != 100 || s.Mean != 50.5 {
+		t.Fatalf("got %+v", s)
+	}
+	if samples[0] != 100*time.Millisecond {
+		t.Fatal("summarize sorted the caller's slice")
+	}
+}
+
+func TestSummarizeOfOneSampleIsThatSample(t *testing.T) {
+	s := summarize([]time.Duration{1500 * time.Microsecond})
+	if s.P50 != 1.5 || s.P99 != 1.5 || s.Max != 1.5 {
+		t.Fatalf("got %+v", s)
+	}
+}
