@@ -74,7 +74,7 @@ void RestApi::handle(const Request& req, Respond respond) {
   }
   if (path == "/api/message/v1/history") {
     if (method != http::verb::get) return respond(method_not_allowed());
-    return history(req, std::move(respond));
+    return history(req, url->params(), std::move(respond));
   }
   if (path.starts_with(kUserPrefix)) {
     if (!ctx_.options.api_key.empty() &&
@@ -89,7 +89,7 @@ void RestApi::handle(const Request& req, Respond respond) {
     }
     if (rest == "list") {
       if (method != http::verb::get) return respond(method_not_allowed());
-      return list_users(req, std::move(respond));
+      return list_users(url->params(), std::move(respond));
     }
     if (!rest.empty() && rest.find('/') == std::string_view::npos) {
       if (method == http::verb::get) return get_user(rest, std::move(respond));
@@ -135,8 +135,7 @@ void RestApi::get_user(std::string_view username, Respond respond) {
                         protocol::encode_user({*user, ctx_.registry.count(user->username)})));
 }
 
-void RestApi::list_users(const Request& req, Respond respond) {
-  auto params = boost::urls::parse_origin_form(req.target())->params();
+void RestApi::list_users(const boost::urls::params_view& params, Respond respond) {
   auto limit = int_param(params, "limit", 1, kMaxPageLimit);
   if (!limit) return respond(error_response(limit.error().code, limit.error().message));
   const std::string after = string_param(params, "after").value_or("");
@@ -160,10 +159,10 @@ void RestApi::delete_user(std::string_view username, Respond respond) {
   });
 }
 
-void RestApi::history(const Request& req, Respond respond) {
+void RestApi::history(const Request& req, const boost::urls::params_view& params,
+                      Respond respond) {
   auto claims = authenticate(ctx_, bearer_token(req, false));
   if (!claims) return respond(error_response(claims.error().code, claims.error().message));
-  auto params = boost::urls::parse_origin_form(req.target())->params();
   const auto with = string_param(params, "with");
   if (!with || !protocol::is_valid_username(*with))
     return respond(error_response(Errc::bad_request,

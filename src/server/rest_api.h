@@ -1,6 +1,8 @@
 #pragma once
 // The REST API: users, history, health and metrics (docs/protocol.md). Stateless apart from the
 // context it borrows; thread-safe.
+#include <boost/url/params_view.hpp>
+
 #include "server/context.h"
 #include "server/http_types.h"
 
@@ -16,9 +18,9 @@ class RestApi {
  private:
   void create_user(const Request& req, Respond respond);
   void get_user(std::string_view username, Respond respond);
-  void list_users(const Request& req, Respond respond);
+  void list_users(const boost::urls::params_view& params, Respond respond);
   void delete_user(std::string_view username, Respond respond);
-  void history(const Request& req, Respond respond);
+  void history(const Request& req, const boost::urls::params_view& params, Respond respond);
   Response metrics() const;
 
   ServerContext& ctx_;

@@ -6,6 +6,7 @@ import os
 import random
 import resource
 import signal
+import sqlite3
 import time
 
 import pytest
@@ -292,3 +293,36 @@ def _healthy(s):
         return http().get(s.url("/healthz"), timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+# ---- a store that cannot commit
+
+
+async def test_a_send_the_store_cannot_commit_gets_unavailable_and_a_retry_succeeds(start_server):
+    # Another process holds the database's write lock longer than the store's busy time-out (5 s):
+    # the commit fails, the sender is told `unavailable`, nothing is stored or delivered, and the
+    # same send retried after the lock is gone is stored exactly once.
+    s = start_server()
+    a, a_token = s.new_user("fail")
+    b, b_token = s.new_user("fail")
+    sa = await s.connect(a_token)
+    rb = await s.connect(b_token)
+
+    locker = sqlite3.connect(s.data_dir / "chat.db", isolation_level=None, timeout=1)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        await sa.send_message("f1", b, "held back")
+        error = await sa.expect_error("unavailable", "f1", timeout=30)
+        assert error["id"] == "f1"
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+    await sa.send_message("f1", b, "held back")
+    sent = await sa.sent("f1", timeout=10)
+    assert sent["seq"] == 1, "the failed attempt left no entry in the sender's inbox"
+    delivered = await rb.expect("message", lambda f: f["msg_id"] == sent["msg_id"])
+    assert delivered["seq"] == 1, "the failed attempt left no entry in the recipient's inbox"
+    entries, _ = await rb.sync(0)
+    assert [m["body"] for m in entries] == ["held back"]
+    await close_all(sa, rb)
