@@ -1,17 +1,10 @@
 #include "server/delivery.h"
 
+#include "base/overloaded.h"
 #include "protocol/server_event.h"
 #include "server/error_mapping.h"
 
 namespace chat::server {
-namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-}  // namespace
 
 void Delivery::operator()(const bus::Event& event) {
   auto connections = registry_.connections_of(bus::recipient_of(event));

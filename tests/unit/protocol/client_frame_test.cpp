@@ -8,15 +8,10 @@
 #include <variant>
 #include <vector>
 
+#include "base/overloaded.h"
+
 namespace chat::protocol {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // One line per decoded frame, so that a mismatch shows every field at once.
 std::string describe(const ClientFrame& frame) {
