@@ -108,8 +108,9 @@ int run_node(const Config& config) {
   core::MessageService messages(*store, bus);
   server::ConnectionRegistry registry(config.server.max_connections_per_user);
   server::Metrics metrics;
-  server::ServerContext ctx{config.server, verifier, *store, bus, messages, registry, metrics,
-                            config.node_id.empty() ? random_hex(6) : config.node_id};
+  server::ServerContext ctx{
+      config.server, verifier, *store,  bus,
+      messages,      registry, metrics, config.node_id.empty() ? random_hex(6) : config.node_id};
   bus.subscribe(server::Delivery(registry, metrics));
   server::RestApi api(ctx);
 
@@ -134,22 +135,22 @@ int run_node(const Config& config) {
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   net::steady_timer drain_timer(ioc);
   const auto deadline_margin = std::chrono::milliseconds(1500);
-  std::function<void(boost::system::error_code, int)> on_signal =
-      [&](boost::system::error_code ec, int signo) {
-        if (ec) return;
-        if (ctx.draining.exchange(true)) {
-          ioc.stop();
-          return;
-        }
-        log::info("signal ", signo, ": draining ", registry.total(), " connections");
-        listener->stop();
-        for (auto& connection : registry.all()) connection->shut_down();
-        const auto budget = config.server.shutdown_timeout > deadline_margin * 2
-                                ? config.server.shutdown_timeout - deadline_margin
-                                : config.server.shutdown_timeout / 2;
-        wait_for_connections(drain_timer, registry, SteadyClock::now() + budget, ioc);
-        signals.async_wait(on_signal);
-      };
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int signo) {
+    if (ec) return;
+    if (ctx.draining.exchange(true)) {
+      ioc.stop();
+      return;
+    }
+    log::info("signal ", signo, ": draining ", registry.total(), " connections");
+    listener->stop();
+    for (auto& connection : registry.all()) connection->shut_down();
+    const auto budget = config.server.shutdown_timeout > deadline_margin * 2
+                            ? config.server.shutdown_timeout - deadline_margin
+                            : config.server.shutdown_timeout / 2;
+    wait_for_connections(drain_timer, registry, SteadyClock::now() + budget, ioc);
+    signals.async_wait(on_signal);
+  };
   signals.async_wait(on_signal);
 
   std::vector<std::thread> pool;

@@ -1,6 +1,6 @@
 #pragma once
-// Expected failures as values. One enum for the whole engine; the server edge maps each code once to
-// an HTTP status, a WebSocket error code or a close code (server/error_mapping.h).
+// Expected failures as values. One enum for the whole engine; the server edge maps each code once
+// to an HTTP status, a WebSocket error code or a close code (server/error_mapping.h).
 #include <string>
 #include <string_view>
 

@@ -20,9 +20,21 @@ void at(Level level, const Args&... args) {
   write(level, out.str());
 }
 
-template <typename... Args> void debug(const Args&... args) { at(Level::debug, args...); }
-template <typename... Args> void info(const Args&... args) { at(Level::info, args...); }
-template <typename... Args> void warn(const Args&... args) { at(Level::warn, args...); }
-template <typename... Args> void error(const Args&... args) { at(Level::error, args...); }
+template <typename... Args>
+void debug(const Args&... args) {
+  at(Level::debug, args...);
+}
+template <typename... Args>
+void info(const Args&... args) {
+  at(Level::info, args...);
+}
+template <typename... Args>
+void warn(const Args&... args) {
+  at(Level::warn, args...);
+}
+template <typename... Args>
+void error(const Args&... args) {
+  at(Level::error, args...);
+}
 
 }  // namespace chat::log

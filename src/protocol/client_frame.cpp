@@ -50,8 +50,7 @@ DecodedFrame decode_send(const json::object& obj) {
 
 DecodedFrame decode_sync(const json::object& obj) {
   SyncFrame frame;
-  if (!read_count(obj, "after", frame.after))
-    return refuse("\"after\" must be an integer >= 0");
+  if (!read_count(obj, "after", frame.after)) return refuse("\"after\" must be an integer >= 0");
   uint64_t limit = kDefaultSyncLimit;
   if (!read_count(obj, "limit", limit) || limit < 1 || limit > kMaxSyncLimit)
     return refuse("\"limit\" must be an integer from 1 to 1000");

@@ -34,8 +34,8 @@ Result<auth::Claims> authenticate(ServerContext& ctx, std::string_view token) {
   auto verified = ctx.verifier.verify(token, unix_seconds());
   if (!verified.ok()) {
     ctx.metrics.auth_failure(verified.failure);
-    return make_error(Errc::unauthorized,
-                      std::string("token refused: ") + std::string(auth::to_string(verified.failure)));
+    return make_error(Errc::unauthorized, std::string("token refused: ") +
+                                              std::string(auth::to_string(verified.failure)));
   }
   auto user = ctx.store.get_user(verified.claims->username);
   if (!user) {

@@ -1,9 +1,8 @@
 #pragma once
 // Who is calling: the one place that turns a bearer token into a user, for both the WebSocket
 // upgrade and the REST API, and counts refusals by reason.
-#include <string_view>
-
 #include <boost/beast/http.hpp>
+#include <string_view>
 
 #include "auth/jwt.h"
 #include "base/result.h"

@@ -1,7 +1,7 @@
 #pragma once
 // The one place where engine error codes become HTTP statuses and WebSocket error codes.
-#include <ostream>
 #include <boost/beast/http/status.hpp>
+#include <ostream>
 #include <string_view>
 
 #include "base/error.h"

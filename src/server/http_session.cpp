@@ -48,7 +48,8 @@ void HttpSession::do_read() {
 
 void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-      ec == net::error::operation_aborted || ec == net::error::connection_reset || ec == net::error::eof)
+      ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+      ec == net::error::eof)
     return shutdown();
   if (ec == http::error::body_limit)
     return send(error_response(Errc::too_large, "the request body is over 64 KiB"), false);
@@ -60,7 +61,8 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 
   Request req = parser_->release();
   auto url = boost::urls::parse_origin_form(req.target());
-  if (url && url->path() == "/ws" && beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
+  if (url && url->path() == "/ws" && beast::websocket::is_upgrade(req))
+    return upgrade(std::move(req));
 
   const bool keep_alive = req.keep_alive();
   api_.handle(req, [self = shared_from_this(), keep_alive](Response res) {
@@ -89,8 +91,9 @@ void HttpSession::upgrade(Request req) {
 void HttpSession::send(Response res, bool keep_alive) {
   res.keep_alive(keep_alive);
   response_ = std::make_shared<Response>(std::move(res));
-  http::async_write(stream_, *response_,
-                    beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));
+  http::async_write(
+      stream_, *response_,
+      beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));
 }
 
 void HttpSession::on_write(bool keep_alive, beast::error_code ec, std::size_t) {

@@ -14,7 +14,11 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 Listener::Listener(net::io_context& ioc, ServerContext& ctx, RestApi& api)
-    : ioc_(ioc), ctx_(ctx), api_(api), acceptor_(net::make_strand(ioc)), backoff_(acceptor_.get_executor()) {
+    : ioc_(ioc),
+      ctx_(ctx),
+      api_(api),
+      acceptor_(net::make_strand(ioc)),
+      backoff_(acceptor_.get_executor()) {
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
@@ -53,8 +57,8 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
     ctx_.metrics.accept_failures.fetch_add(1, std::memory_order_relaxed);
-    const bool out_of_descriptors = ec == net::error::no_descriptors ||
-                                    ec.value() == ENFILE || ec == net::error::no_buffer_space ||
+    const bool out_of_descriptors = ec == net::error::no_descriptors || ec.value() == ENFILE ||
+                                    ec == net::error::no_buffer_space ||
                                     ec == net::error::no_memory;
     if (out_of_descriptors) {
       log::warn("accept failed: ", ec.message(), "; refusing waiting connections");
@@ -85,7 +89,8 @@ void Listener::refuse_one_waiting() {
   if (spare_fd_ < 0) return;
   ::close(spare_fd_);
   spare_fd_ = -1;
-  const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  const int fd =
+      ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd >= 0) ::close(fd);
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }

@@ -73,8 +73,7 @@ std::string Metrics::render() const {
           messages_accepted.load());
   counter("chat_messages_duplicate_total", "Sends answered from the idempotency record.",
           messages_duplicate.load());
-  counter("chat_deliveries_total", "Message events handed to live connections.",
-          deliveries.load());
+  counter("chat_deliveries_total", "Message events handed to live connections.", deliveries.load());
   counter("chat_typing_dropped_total", "Typing events dropped by a full outbound queue.",
           typing_dropped.load());
   counter("chat_slow_consumer_closes_total", "Connections closed 4008 for a full outbound queue.",

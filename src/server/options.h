@@ -12,7 +12,7 @@ struct ServerOptions {
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_outbound_bytes = 1024 * 1024;
   std::size_t max_connections_per_user = 32;
-  double send_rate = 50;   // frames per second per connection (send and typing)
+  double send_rate = 50;  // frames per second per connection (send and typing)
   double send_burst = 100;
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds idle_timeout{60'000};

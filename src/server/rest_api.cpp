@@ -77,8 +77,7 @@ void RestApi::handle(const Request& req, Respond respond) {
     return history(req, url->params(), std::move(respond));
   }
   if (path.starts_with(kUserPrefix)) {
-    if (!ctx_.options.api_key.empty() &&
-        !secrets_equal(req["X-API-Key"], ctx_.options.api_key)) {
+    if (!ctx_.options.api_key.empty() && !secrets_equal(req["X-API-Key"], ctx_.options.api_key)) {
       return respond(error_response(Errc::unauthorized, "a valid X-API-Key header is required"));
     }
     const std::string_view rest = std::string_view(path).substr(kUserPrefix.size());
@@ -114,18 +113,16 @@ void RestApi::create_user(const Request& req, Respond respond) {
     return respond(error_response(Errc::bad_request, "\"username\" must be a string"));
   std::string username(name->as_string());
   if (!protocol::is_valid_username(username))
-    return respond(error_response(
-        Errc::bad_request, "\"username\" must be 1-64 characters of [A-Za-z0-9_.-]"));
+    return respond(error_response(Errc::bad_request,
+                                  "\"username\" must be 1-64 characters of [A-Za-z0-9_.-]"));
   // These names are paths of the user API itself; such a user could never be fetched or deleted.
   if (username == "create" || username == "list")
     return respond(error_response(Errc::bad_request, "\"" + username + "\" is a reserved name"));
-  ctx_.store.create_user(std::move(username), unix_ms(),
-                         [respond = std::move(respond)](Result<store::User> user) {
-                           if (!user) return respond(error_response(user.error().code,
-                                                                    user.error().message));
-                           respond(json_response(http::status::created,
-                                                 protocol::encode_user({*user, 0})));
-                         });
+  ctx_.store.create_user(
+      std::move(username), unix_ms(), [respond = std::move(respond)](Result<store::User> user) {
+        if (!user) return respond(error_response(user.error().code, user.error().message));
+        respond(json_response(http::status::created, protocol::encode_user({*user, 0})));
+      });
 }
 
 void RestApi::get_user(std::string_view username, Respond respond) {
@@ -159,8 +156,7 @@ void RestApi::delete_user(std::string_view username, Respond respond) {
   });
 }
 
-void RestApi::history(const Request& req, const boost::urls::params_view& params,
-                      Respond respond) {
+void RestApi::history(const Request& req, const boost::urls::params_view& params, Respond respond) {
   auto claims = authenticate(ctx_, bearer_token(req, false));
   if (!claims) return respond(error_response(claims.error().code, claims.error().message));
   const auto with = string_param(params, "with");

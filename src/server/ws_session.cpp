@@ -39,9 +39,8 @@ void WsSession::start(Request request) {
   timeouts.keep_alive_pings = false;
   ws_.set_option(timeouts);
   ws_.read_message_max(ctx_.options.max_message_bytes);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(beast::http::field::server, "chat-engine");
-  }));
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(beast::http::field::server, "chat-engine"); }));
   ws_.control_callback([this](websocket::frame_type, beast::string_view) {
     last_activity_ = SteadyClock::now();  // runs on our strand, inside a read
   });
@@ -65,8 +64,8 @@ void WsSession::on_accept(beast::error_code ec) {
     begin_close(static_cast<uint16_t>(websocket::close_code::internal_error), "store unavailable",
                 false);
   } else {
-    queue_.push_front(std::make_shared<const std::string>(protocol::encode_hello(
-        {user_, connection_id_, ctx_.node_id, *last_seq, exp_})));
+    queue_.push_front(std::make_shared<const std::string>(
+        protocol::encode_hello({user_, connection_id_, ctx_.node_id, *last_seq, exp_})));
     do_write();
     next_ping_ = SteadyClock::now() + ctx_.options.ping_interval;
     arm_ping_timer();
@@ -95,7 +94,8 @@ void WsSession::on_read(beast::error_code ec, std::size_t) {
       const auto data = read_buffer_.cdata();
       handle_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
     } else {
-      reply_error(std::nullopt, Errc::bad_request, "binary frames are not supported; send JSON text");
+      reply_error(std::nullopt, Errc::bad_request,
+                  "binary frames are not supported; send JSON text");
     }
   }
   read_buffer_.consume(read_buffer_.size());
@@ -225,9 +225,8 @@ void WsSession::reply_error(std::optional<std::string_view> client_id, Errc code
 }
 
 void WsSession::deliver(core::OutboundQueue::Frame frame, core::FrameKind kind) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), kind]() mutable {
-    self->enqueue(std::move(frame), kind);
-  });
+  net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
+                                 kind]() mutable { self->enqueue(std::move(frame), kind); });
 }
 
 void WsSession::enqueue(core::OutboundQueue::Frame frame, core::FrameKind kind) {
@@ -274,9 +273,10 @@ void WsSession::on_write(beast::error_code ec, std::size_t) {
 // ---- closing ---------------------------------------------------------------------------------
 
 void WsSession::close(uint16_t code, std::string reason) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-    self->begin_close(code, std::move(reason), false);
-  });
+  net::post(ws_.get_executor(),
+            [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+              self->begin_close(code, std::move(reason), false);
+            });
 }
 
 void WsSession::shut_down() {
@@ -347,9 +347,8 @@ void WsSession::on_ping_timer() {
     next_ping_ = now + ctx_.options.ping_interval;
     if (!ping_pending_) {
       ping_pending_ = true;
-      ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
-        self->ping_pending_ = false;
-      });
+      ws_.async_ping(
+          {}, [self = shared_from_this()](beast::error_code) { self->ping_pending_ = false; });
     }
   }
   arm_ping_timer();
