@@ -1,5 +1,6 @@
 #include "app/node.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,7 +156,11 @@ int run_node(const Config& config) {
 
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  for (unsigned i = 1; i < threads; ++i)
+    pool.emplace_back([&ioc] {
+      pthread_setname_np(pthread_self(), "chat-io");
+      ioc.run();
+    });
   ioc.run();
   for (auto& t : pool) t.join();
 
