@@ -60,9 +60,10 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (ec) return send(error_response(Errc::bad_request, "malformed HTTP request"), false);
 
   Request req = parser_->release();
-  auto url = boost::urls::parse_origin_form(req.target());
-  if (url && url->path() == "/ws" && beast::websocket::is_upgrade(req))
-    return upgrade(std::move(req));
+  if (beast::websocket::is_upgrade(req)) {
+    auto url = boost::urls::parse_origin_form(req.target());
+    if (url && url->path() == "/ws") return upgrade(std::move(req));
+  }
 
   const bool keep_alive = req.keep_alive();
   api_.handle(req, [self = shared_from_this(), keep_alive](Response res) {
