@@ -8,7 +8,12 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   libssl-dev libsqlite3-dev libgtest-dev
   python3 python3-venv
+  libpq-dev librdkafka-dev
+  # scripts/dev-services: PostgreSQL, and Maven to fetch Kafka's jars (Kafka runs on Java 17+)
+  postgresql maven
 )
+# A JRE only when there is no java at all: one installed outside dpkg serves as well.
+command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
 
 missing=()
 for p in "${packages[@]}"; do
