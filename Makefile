@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e sanitize bench clean
+.PHONY: all deps build run test unit e2e cluster sanitize bench clean
 
 all: build
 
@@ -24,9 +24,19 @@ unit: build
 
 e2e: build
 	@scripts/python-env.sh
-	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine .venv/bin/python -m pytest tests/e2e -q
+	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine .venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster
 
-test: unit e2e
+# The cluster suite against the services of scripts/dev-services (start them first).
+cluster: build
+	@scripts/python-env.sh
+	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine \
+	CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092 \
+	  .venv/bin/python -m pytest tests/e2e/cluster -q
+
+# Everything: starts Kafka and PostgreSQL (and stops what it started), runs unit and single-node
+# suites side by side, then the cluster suite.
+test: build
+	@scripts/test.sh $(BUILD_DIR)
 
 # Every test again against an AddressSanitizer + UndefinedBehaviorSanitizer build (Debug).
 sanitize: deps
@@ -34,7 +44,7 @@ sanitize: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 	@scripts/python-env.sh
-	CHAT_ENGINE_BIN=$(abspath build-asan)/chat-engine .venv/bin/python -m pytest tests/e2e -q
+	CHAT_ENGINE_BIN=$(abspath build-asan)/chat-engine .venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster
 
 # Load and memory numbers for one node (tools/chat-bench; docs/benchmarks.md). Prints, asserts nothing.
 bench: build

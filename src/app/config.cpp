@@ -59,7 +59,10 @@ ParsedArgs parse_args(int argc, const char* const argv[]) {
     ("listen", po::value(&c.listen)->default_value(c.listen), "address and port to serve on")
     ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "where the store and the generated JWT secret live")
     ("threads", po::value(&c.threads)->default_value(0), "I/O threads; 0 = one per core")
-    ("node-id", po::value(&c.node_id), "this node's name in hello events (random when unset)")
+    ("node-id", po::value(&c.node_id), "this instance's name, unique in a cluster: its Kafka topic and hello.node (default: <host name>-<listen port>)")
+    ("database-url", po::value(&c.database_url), "postgresql://user:password@host:port/db: keep users and inboxes in PostgreSQL instead of SQLite in --data-dir")
+    ("kafka-brokers", po::value(&c.kafka_brokers), "host:port[,host:port]: cluster mode, instances exchange live events over Apache Kafka (needs --database-url)")
+    ("kafka-topic-prefix", po::value(&c.kafka_topic_prefix)->default_value(c.kafka_topic_prefix), "each instance reads the topic <prefix>.node.<node-id>")
     ("allowed-origins", po::value(&origins), "comma-separated Origins allowed to open a WebSocket (unset: any)")
     ("max-message-bytes", po::value(&c.server.max_message_bytes)->default_value(d.max_message_bytes), "largest WebSocket message accepted; larger closes with 1009")
     ("max-outbound-bytes", po::value(&c.server.max_outbound_bytes)->default_value(d.max_outbound_bytes), "per-connection outbound queue cap; over it the connection closes with 4008")
@@ -103,6 +106,24 @@ ParsedArgs parse_args(int argc, const char* const argv[]) {
       handshake <= 0 || shutdown <= 0 || leeway < 0 || c.server.max_connections_per_user < 1 ||
       c.server.max_message_bytes < 1 || c.server.max_outbound_bytes < 1) {
     out.output = "chat-engine: limits and time-outs must be positive\n";
+    out.exit_code = 2;
+    return out;
+  }
+  if (!c.kafka_brokers.empty() && c.database_url.empty()) {
+    out.output =
+        "chat-engine: --kafka-brokers (cluster mode) needs --database-url: the instances of a "
+        "cluster share their users and inboxes in PostgreSQL\n";
+    out.exit_code = 2;
+    return out;
+  }
+  if (!c.database_url.empty() && c.database_url.rfind("postgresql://", 0) != 0 &&
+      c.database_url.rfind("postgres://", 0) != 0) {
+    out.output = "chat-engine: --database-url must be a postgresql:// URL\n";
+    out.exit_code = 2;
+    return out;
+  }
+  if (c.kafka_topic_prefix.empty()) {
+    out.output = "chat-engine: --kafka-topic-prefix must not be empty\n";
     out.exit_code = 2;
     return out;
   }

@@ -15,7 +15,12 @@ struct Config {
   std::string listen = "127.0.0.1:8000";
   std::string data_dir = "./data";
   unsigned threads = 0;  // 0: one per core
-  std::string node_id;   // empty: random
+  std::string node_id;   // empty: <host name>-<listen port>, stable across restarts
+  // PostgreSQL instead of SQLite when set (postgresql://...).
+  std::string database_url;
+  // Cluster mode when set (host:port[,...]); needs database_url.
+  std::string kafka_brokers;
+  std::string kafka_topic_prefix = "chat";
   log::Level log_level = log::Level::info;
   server::ServerOptions server;
 };

@@ -16,12 +16,17 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "base/log.h"
+#include "bus/kafka/kafka_bus.h"
 #include "bus/local/local_bus.h"
+#include "cluster/node_presence.h"
+#include "cluster/supervisor.h"
 #include "core/message_service.h"
 #include "server/context.h"
 #include "server/delivery.h"
 #include "server/listener.h"
+#include "server/local_presence.h"
 #include "server/rest_api.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace chat::app {
@@ -56,6 +61,34 @@ Result<net::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
   } catch (const std::exception&) {
     return make_error(Errc::bad_request, "--listen: bad port in " + text);
   }
+}
+
+// <host name>-<port>: stable across restarts of the same instance, so that it reuses its topic.
+std::string default_node_id(unsigned short port) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "node");
+  return std::string(host) + "-" + std::to_string(port);
+}
+
+// The store of this instance: SQLite in the data dir, or the cluster's PostgreSQL.
+struct Stores {
+  std::unique_ptr<store::Store> store;
+  store::PostgresStore* postgres = nullptr;  // set when the store is PostgreSQL
+};
+
+Result<Stores> open_store(const Config& config) {
+  Stores out;
+  if (config.database_url.empty()) {
+    auto opened = store::SqliteStore::open(config.data_dir + "/chat.db");
+    if (!opened) return opened.error();
+    out.store = std::move(*opened);
+    return out;
+  }
+  auto opened = store::PostgresStore::open(store::PostgresOptions{.url = config.database_url});
+  if (!opened) return opened.error();
+  out.postgres = opened->get();
+  out.store = std::move(*opened);
+  return out;
 }
 
 // Phase two of shutdown: wait (bounded) until every connection has closed.
@@ -98,26 +131,82 @@ int run_node(const Config& config) {
   }
   const auth::JwtVerifier verifier(std::move(*secret), config.server.jwt_leeway.count());
 
-  auto opened = store::SqliteStore::open(config.data_dir + "/chat.db");
-  if (!opened) {
-    log::error("opening the store: ", opened.error().message);
+  auto stores = open_store(config);
+  if (!stores) {
+    log::error("opening the store: ", stores.error().message);
     return 1;
   }
-  std::unique_ptr<store::SqliteStore> store = std::move(*opened);
-
-  bus::LocalBus bus;
-  core::MessageService messages(*store, bus);
-  server::ConnectionRegistry registry(config.server.max_connections_per_user);
-  server::Metrics metrics;
-  server::ServerContext ctx{
-      config.server, verifier, *store,  bus,
-      messages,      registry, metrics, config.node_id.empty() ? random_hex(6) : config.node_id};
-  bus.subscribe(server::Delivery(registry, metrics));
-  server::RestApi api(ctx);
+  std::unique_ptr<store::Store> store = std::move(stores->store);
+  store::PostgresStore* const postgres = stores->postgres;
 
   const unsigned threads =
       config.threads > 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   net::io_context ioc(static_cast<int>(threads));
+  server::ConnectionRegistry registry(config.server.max_connections_per_user);
+  server::Metrics metrics;
+
+  const std::string node_id =
+      config.node_id.empty() ? default_node_id(endpoint->port()) : config.node_id;
+
+  // The routing registry: this process's own on one SQLite node, the cluster's in PostgreSQL.
+  server::LocalPresence local_presence(*store, registry);
+  std::unique_ptr<cluster::NodePresence> node_presence;
+  if (postgres) {
+    // A restarted instance starts with none of its former connections.
+    if (auto joined = postgres->heartbeat(node_id); !joined) {
+      log::error("registering instance ", node_id, ": ", joined.error().message);
+      return 1;
+    }
+    node_presence = std::make_unique<cluster::NodePresence>(*postgres, *postgres);
+    if (Status s = node_presence->reset(node_id); !s) {
+      log::error("clearing the presence of instance ", node_id, ": ", s.error().message);
+      return 1;
+    }
+  }
+  store::Presence& presence = node_presence ? static_cast<store::Presence&>(*node_presence)
+                                            : static_cast<store::Presence&>(local_presence);
+
+  // Declared before the bus, whose thread may wake it: the bus is destroyed first.
+  std::unique_ptr<cluster::Supervisor> supervisor;
+  std::unique_ptr<bus::Bus> bus;
+  bus::KafkaBus* kafka = nullptr;
+  if (config.kafka_brokers.empty()) {
+    bus = std::make_unique<bus::LocalBus>();
+  } else {
+    auto k = std::make_unique<bus::KafkaBus>(bus::KafkaOptions{
+        .brokers = config.kafka_brokers,
+        .topic_prefix = config.kafka_topic_prefix,
+        .node_id = node_id,
+    });
+    kafka = k.get();
+    bus = std::move(k);
+  }
+  core::MessageService messages(*store, *bus);
+  server::ServerContext ctx{config.server, verifier, *store,   presence, *bus,
+                            messages,      registry, metrics,  node_id};
+  bus->subscribe(server::Delivery(registry, metrics));
+
+  if (postgres) {
+    supervisor = std::make_unique<cluster::Supervisor>(
+        cluster::SupervisorOptions{.node_id = node_id}, *store, *postgres, *node_presence,
+        registry, metrics, [kafka](const std::string& dead) {
+          if (!kafka) return;
+          if (Status s = kafka->delete_topic_of(dead); !s)
+            log::warn("deleting the topic of instance ", dead, ": ", s.error().message);
+        });
+  }
+  if (kafka) {
+    kafka->on_recovered([&supervisor] {
+      if (supervisor) supervisor->wake();
+    });
+    // The topic exists and the offset to read from is fixed before anything is accepted.
+    if (Status s = kafka->start(); !s) {
+      log::error("starting the Kafka bus: ", s.error().message);
+      return 1;
+    }
+  }
+  server::RestApi api(ctx);
+
   auto listener = std::make_shared<server::Listener>(ioc, ctx, api);
   try {
     listener->open(*endpoint);
@@ -125,10 +214,13 @@ int run_node(const Config& config) {
     log::error("cannot listen on ", config.listen, ": ", e.code().message());
     return 1;
   }
+  if (supervisor) supervisor->start();
   if (config.server.api_key.empty())
     log::warn("CHAT_API_KEY is not set: the user API (/api/user/v1/...) is open to anyone");
   log::info("chat-engine node ", ctx.node_id, " listening on ", listener->local_endpoint(),
-            " with ", threads, " threads, data in ", config.data_dir);
+            " with ", threads, " threads; store: ",
+            postgres ? "PostgreSQL" : "SQLite in " + config.data_dir,
+            "; bus: ", kafka ? "Kafka at " + config.kafka_brokers : std::string("in-process"));
   listener->run();
 
   // Shutdown, phase one on the first signal: refuse new work, let sessions finish their in-flight
@@ -164,8 +256,15 @@ int run_node(const Config& config) {
   ioc.run();
   for (auto& t : pool) t.join();
 
-  // Phase three: every accepted write is committed before the process exits.
+  // Phase three: every accepted write is committed (and its events handed to the bus) before the
+  // process exits; then the bus flushes, and the instance leaves the cluster's registry.
+  if (supervisor) supervisor->stop();
   store->drain();
+  if (kafka) kafka->stop();
+  if (postgres) {
+    if (Status s = postgres->leave(node_id); !s)
+      log::warn("leaving the cluster registry: ", s.error().message);
+  }
   log::info("chat-engine stopped");
   return 0;
 }

@@ -15,7 +15,12 @@ void MessageService::send(const std::string& from, protocol::SendFrame frame, in
   inbox_.append(std::move(request),
                 [this, done = std::move(done)](Result<store::SendResult> result) {
                   if (result.ok() && !result->duplicate) {
-                    for (const auto& entry : result->entries) bus_.publish(bus::Delivery{entry});
+                    const auto& entries = result->entries;
+                    const auto& routes = result->routes;
+                    static const bus::Nodes kNoRoute;
+                    for (std::size_t i = 0; i < entries.size(); ++i)
+                      bus_.publish(bus::Delivery{entries[i]},
+                                   i < routes.size() ? routes[i] : kNoRoute);
                   }
                   done(std::move(result));
                 });

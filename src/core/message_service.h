@@ -1,6 +1,7 @@
 #pragma once
 // The accepting half of the message path: turns a client's `send` into an inbox append and, once
-// the append is durable, publishes one Delivery per stored entry on the bus. It holds no state of
+// the append is durable, publishes one Delivery per stored entry on the bus, to the instances the
+// store found holding connections of that entry's owner. It holds no state of
 // its own, so it is thread-safe; the store and bus it borrows must outlive it.
 #include <cstdint>
 #include <string>

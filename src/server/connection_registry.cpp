@@ -89,4 +89,14 @@ std::vector<std::shared_ptr<Connection>> ConnectionRegistry::all() const {
   return out;
 }
 
+std::vector<std::pair<std::string, std::size_t>> ConnectionRegistry::users() const {
+  std::vector<std::pair<std::string, std::size_t>> out;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [user, u] : shard.users)
+      if (!u.entries.empty()) out.emplace_back(user, u.entries.size());
+  }
+  return out;
+}
+
 }  // namespace chat::server

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "server/connection.h"
@@ -38,6 +39,8 @@ class ConnectionRegistry {
   // Snapshots, taken under the shard lock and used outside it.
   std::vector<std::shared_ptr<Connection>> connections_of(const std::string& user) const;
   std::vector<std::shared_ptr<Connection>> all() const;
+  // Every user with at least one open connection, and how many.
+  std::vector<std::pair<std::string, std::size_t>> users() const;
 
  private:
   struct Entry {

@@ -10,6 +10,7 @@
 #include "server/connection_registry.h"
 #include "server/metrics.h"
 #include "server/options.h"
+#include "store/presence.h"
 #include "store/store.h"
 
 namespace chat::server {
@@ -18,6 +19,7 @@ struct ServerContext {
   const ServerOptions& options;
   const auth::JwtVerifier& verifier;
   store::Store& store;
+  store::Presence& presence;  // the routing registry: local, or the cluster's in the store
   bus::Bus& bus;
   core::MessageService& messages;
   ConnectionRegistry& registry;

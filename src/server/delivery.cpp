@@ -14,12 +14,12 @@ void Delivery::operator()(const bus::Event& event) {
           [&](const bus::Delivery& d) {
             // Serialized once, shared by every device of the user.
             auto frame = std::make_shared<const std::string>(protocol::encode_message(d.entry));
-            for (auto& c : connections) c->deliver(frame, core::FrameKind::durable);
+            for (auto& c : connections) c->deliver_entry(d.entry.seq, frame);
             metrics_.deliveries.fetch_add(connections.size(), std::memory_order_relaxed);
           },
           [&](const bus::Typing& t) {
             auto frame = std::make_shared<const std::string>(protocol::encode_typing(t.from));
-            for (auto& c : connections) c->deliver(frame, core::FrameKind::ephemeral);
+            for (auto& c : connections) c->deliver(frame);
           },
           [&](const bus::UserDeleted&) {
             for (auto& c : connections) c->close(kCloseUserDeleted, "user deleted");

@@ -58,7 +58,7 @@ void Metrics::auth_failure(AuthRefusal reason) {
   other_failures_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
 }
 
-std::string Metrics::render() const {
+std::string Metrics::render(const bus::BusStats& bus) const {
   std::string out;
   out.reserve(4096);
   auto counter = [&out](const char* name, const char* help, uint64_t value) {
@@ -80,6 +80,24 @@ std::string Metrics::render() const {
           slow_consumer_closes.load());
   counter("chat_accept_failures_total", "Failed accept() calls (e.g. out of descriptors).",
           accept_failures.load());
+  counter("chat_entries_filled_total",
+          "Inbox entries a connection read from the store to close a gap before passing them on.",
+          entries_filled.load());
+  counter("chat_entries_dropped_as_repeats_total",
+          "Inbox entries that reached a connection which had already been given them.",
+          entries_dropped_as_repeats.load());
+  counter("chat_catch_up_rounds_total",
+          "Times this instance compared its users' inbox heads with what their connections have.",
+          catch_up_rounds.load());
+  counter("chat_bus_published_total",
+          "Kafka records carrying events acknowledged by the cluster (one per event per "
+          "destination instance).",
+          bus.published);
+  counter("chat_bus_consumed_total", "Kafka records carrying events consumed from this instance's topic.",
+          bus.consumed);
+  counter("chat_bus_publish_failures_total",
+          "Kafka records that could not be published (healed from the store by the catch-up).",
+          bus.publish_failures);
   header(out, "chat_auth_failures_total", "counter", "Refused authentications by reason.");
   for (std::size_t i = 0; i < kJwtFailureKinds; ++i)
     line(out, "chat_auth_failures_total",

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "auth/jwt.h"
+#include "bus/bus.h"
 
 namespace chat::server {
 
@@ -38,11 +39,14 @@ class Metrics {
   std::atomic<uint64_t> typing_dropped{0};
   std::atomic<uint64_t> slow_consumer_closes{0};
   std::atomic<uint64_t> accept_failures{0};
+  std::atomic<uint64_t> entries_filled{0};              // sent from the store to close a gap
+  std::atomic<uint64_t> entries_dropped_as_repeats{0};  // reached a connection that had them
+  std::atomic<uint64_t> catch_up_rounds{0};
   LatencyHistogram accept_to_durable;
 
   void auth_failure(auth::JwtFailure reason);
   void auth_failure(AuthRefusal reason);
-  std::string render() const;
+  std::string render(const bus::BusStats& bus) const;
 
  private:
   static constexpr std::size_t kJwtFailureKinds = 8;

@@ -128,8 +128,9 @@ void RestApi::create_user(const Request& req, Respond respond) {
 void RestApi::get_user(std::string_view username, Respond respond) {
   auto user = ctx_.store.get_user(username);
   if (!user) return respond(error_response(user.error().code, user.error().message));
-  respond(json_response(http::status::ok,
-                        protocol::encode_user({*user, ctx_.registry.count(user->username)})));
+  auto counts = ctx_.presence.connection_counts({user->username});
+  if (!counts) return respond(error_response(counts.error().code, counts.error().message));
+  respond(json_response(http::status::ok, protocol::encode_user({*user, counts->at(0)})));
 }
 
 void RestApi::list_users(const boost::urls::params_view& params, Respond respond) {
@@ -138,9 +139,15 @@ void RestApi::list_users(const boost::urls::params_view& params, Respond respond
   const std::string after = string_param(params, "after").value_or("");
   auto page = ctx_.store.list_users(after, static_cast<int>(limit->value_or(kDefaultListLimit)));
   if (!page) return respond(error_response(page.error().code, page.error().message));
+  std::vector<std::string> names;
+  names.reserve(page->users.size());
+  for (const auto& u : page->users) names.push_back(u.username);
+  auto counts = ctx_.presence.connection_counts(names);
+  if (!counts) return respond(error_response(counts.error().code, counts.error().message));
   std::vector<protocol::UserView> views;
   views.reserve(page->users.size());
-  for (const auto& u : page->users) views.push_back({u, ctx_.registry.count(u.username)});
+  for (std::size_t i = 0; i < page->users.size(); ++i)
+    views.push_back({page->users[i], counts->at(i)});
   respond(json_response(http::status::ok, protocol::encode_user_page(views, page->next)));
 }
 
@@ -149,7 +156,11 @@ void RestApi::delete_user(std::string_view username, Respond respond) {
                                                  respond = std::move(respond)](Result<Ok> done) {
     if (!done) return respond(error_response(done.error().code, done.error().message));
     log::info("user deleted: ", username);
-    ctx_.bus.publish(bus::UserDeleted{username});
+    // Every live instance is told (deletions are rare); an instance that registers a connection of
+    // the user after the delete committed finds no user and refuses it.
+    auto nodes = ctx_.presence.live_nodes();
+    if (!nodes) log::warn("listing instances to close ", username, "'s connections: ", nodes.error().message);
+    ctx_.bus.publish(bus::UserDeleted{username}, nodes ? *nodes : bus::Nodes{});
     Response res{http::status::no_content, 11};
     res.set(http::field::server, "chat-engine");
     respond(std::move(res));
@@ -182,7 +193,7 @@ Response RestApi::metrics() const {
   Response res{http::status::ok, 11};
   res.set(http::field::server, "chat-engine");
   res.set(http::field::content_type, "text/plain; version=0.0.4");
-  res.body() = ctx_.metrics.render();
+  res.body() = ctx_.metrics.render(ctx_.bus.stats());
   res.prepare_payload();
   return res;
 }

@@ -58,14 +58,20 @@ void WsSession::on_accept(beast::error_code ec) {
   ctx_.metrics.connections_opened.fetch_add(1, std::memory_order_relaxed);
   ctx_.store.touch_last_seen(user_, unix_ms());
 
-  auto last_seq = ctx_.store.last_seq(user_);
-  if (!last_seq) {
-    log::error("reading the inbox head of a connecting user failed: ", last_seq.error().message);
-    begin_close(static_cast<uint16_t>(websocket::close_code::internal_error), "store unavailable",
-                false);
+  // Counted in the routing registry before the head is read, in one step ordered against appends:
+  // every entry is either at most the head (the client syncs it) or delivered to this session.
+  auto head = ctx_.presence.attach(user_, ctx_.node_id);
+  if (!head) {
+    const bool deleted = head.error().code == Errc::forbidden;
+    if (!deleted) log::error("registering a connection failed: ", head.error().message);
+    begin_close(
+        deleted ? kCloseUserDeleted : static_cast<uint16_t>(websocket::close_code::internal_error),
+        deleted ? "user deleted" : "store unavailable", false);
   } else {
+    attached_ = true;
+    cursor_.start(*head);
     queue_.push_front(std::make_shared<const std::string>(
-        protocol::encode_hello({user_, connection_id_, ctx_.node_id, *last_seq, exp_})));
+        protocol::encode_hello({user_, connection_id_, ctx_.node_id, *head, exp_})));
     do_write();
     next_ping_ = SteadyClock::now() + ctx_.options.ping_interval;
     arm_ping_timer();
@@ -178,6 +184,7 @@ void WsSession::handle(const protocol::SyncFrame& frame) {
     reply(std::move(text));
   }
   reply(protocol::encode_synced(frame.after, upto, sent < entries->size()));
+  cursor_.advance(upto);  // live entries the answer already carried are not sent again
 }
 
 void WsSession::handle(const protocol::TypingFrame& frame) {
@@ -185,14 +192,14 @@ void WsSession::handle(const protocol::TypingFrame& frame) {
     reply_error(std::nullopt, Errc::rate_limited, "too many frames; slow down");
     return;
   }
-  auto recipient = ctx_.store.get_user(frame.to);
-  if (!recipient) {
-    const bool missing = recipient.error().code == Errc::not_found;
-    reply_error(std::nullopt, missing ? Errc::unknown_recipient : recipient.error().code,
-                missing ? "no such user" : recipient.error().message);
+  auto nodes = ctx_.presence.nodes_of(frame.to);
+  if (!nodes) {
+    const bool missing = nodes.error().code == Errc::not_found;
+    reply_error(std::nullopt, missing ? Errc::unknown_recipient : nodes.error().code,
+                missing ? "no such user" : nodes.error().message);
     return;
   }
-  ctx_.bus.publish(bus::Typing{user_, frame.to});
+  ctx_.bus.publish(bus::Typing{user_, frame.to}, *nodes);
 }
 
 void WsSession::handle(const protocol::RefreshFrame& frame) {
@@ -224,9 +231,67 @@ void WsSession::reply_error(std::optional<std::string_view> client_id, Errc code
   reply(protocol::encode_ws_error(client_id, ws_error_code(code), message));
 }
 
-void WsSession::deliver(core::OutboundQueue::Frame frame, core::FrameKind kind) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
-                                 kind]() mutable { self->enqueue(std::move(frame), kind); });
+void WsSession::deliver_entry(uint64_t seq, core::OutboundQueue::Frame frame) {
+  if (seq <= cursor_.delivered()) return;  // given already: skip the hop
+  net::post(ws_.get_executor(), [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
+    self->on_entry(seq, std::move(frame));
+  });
+}
+
+void WsSession::deliver(core::OutboundQueue::Frame frame) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+    self->enqueue(std::move(frame), core::FrameKind::ephemeral);
+  });
+}
+
+void WsSession::catch_up(uint64_t head) {
+  if (head <= cursor_.delivered()) return;
+  net::post(ws_.get_executor(), [self = shared_from_this(), head] {
+    if (self->cursor_.started() && !self->closing_ && !self->finished_) self->fill_from_store(head);
+  });
+}
+
+void WsSession::on_entry(uint64_t seq, core::OutboundQueue::Frame frame) {
+  if (closing_ || finished_) return;
+  switch (cursor_.on_entry(seq)) {
+    case core::EntryCursor::Step::drop_before_head:
+      return;
+    case core::EntryCursor::Step::drop_repeat:
+      ctx_.metrics.entries_dropped_as_repeats.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case core::EntryCursor::Step::pass:
+      cursor_.advance(seq);
+      enqueue(std::move(frame), core::FrameKind::durable);
+      return;
+    case core::EntryCursor::Step::fill_gap:
+      fill_from_store(seq);  // the gap, and with it this entry
+      return;
+  }
+}
+
+void WsSession::fill_from_store(uint64_t upto) {
+  // A bounded step: whatever is left comes with the next entry or the next catch-up round, so
+  // that a far-behind connection neither floods its queue nor holds this thread.
+  constexpr uint64_t kMaxEntries = 64;
+  const std::size_t budget = ctx_.options.max_outbound_bytes / 4;
+  const uint64_t from = cursor_.delivered();
+  if (upto <= from) return;
+  auto entries =
+      ctx_.store.read_inbox(user_, from, static_cast<int>(std::min(upto - from, kMaxEntries)));
+  if (!entries) {
+    log::debug("filling a gap of ", user_, " failed: ", entries.error().message);
+    return;  // the catch-up tries again
+  }
+  std::size_t bytes = 0;
+  for (const auto& entry : *entries) {
+    if (cursor_.on_entry(entry.seq) != core::EntryCursor::Step::pass) break;  // defensive
+    std::string text = protocol::encode_message(entry);
+    if (bytes > 0 && bytes + text.size() > budget) break;
+    bytes += text.size();
+    cursor_.advance(entry.seq);
+    ctx_.metrics.entries_filled.fetch_add(1, std::memory_order_relaxed);
+    enqueue(std::make_shared<const std::string>(std::move(text)), core::FrameKind::durable);
+  }
 }
 
 void WsSession::enqueue(core::OutboundQueue::Frame frame, core::FrameKind kind) {
@@ -377,6 +442,7 @@ void WsSession::finish() {
   expiry_timer_.cancel();
   queue_.clear();
   ctx_.registry.remove(user_, this);
+  if (attached_) ctx_.presence.detach(user_, ctx_.node_id);
   if (accepted_) {
     ctx_.metrics.connections.fetch_sub(1, std::memory_order_relaxed);
     ctx_.store.touch_last_seen(user_, unix_ms());

@@ -7,6 +7,11 @@
 // shared_from_this() captured in its pending handlers, and ends when its read loop ends.
 //
 // Writes go through one OutboundQueue and one writer: at most one async_write is outstanding.
+//
+// Inbox entries reach a session by several paths (this process's store thread, the Kafka bus, the
+// catch-up) in any order and possibly twice. The session's EntryCursor (starting at the head in
+// `hello`) lets an entry out only when it is the next one: an older entry is dropped, and a gap is
+// filled from the store first.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,6 +21,7 @@
 
 #include "auth/jwt.h"
 #include "base/clock.h"
+#include "core/entry_cursor.h"
 #include "core/outbound_queue.h"
 #include "core/token_bucket.h"
 #include "protocol/client_frame.h"
@@ -34,7 +40,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   // Completes the upgrade answering `request` (already authorized and registered).
   void start(Request request);
 
-  void deliver(core::OutboundQueue::Frame frame, core::FrameKind kind) override;
+  void deliver_entry(uint64_t seq, core::OutboundQueue::Frame frame) override;
+  void deliver(core::OutboundQueue::Frame frame) override;
+  void catch_up(uint64_t head) override;
   void close(uint16_t code, std::string reason) override;
   void shut_down() override;
 
@@ -50,6 +58,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void handle(const protocol::RefreshFrame& frame);
   void handle(const protocol::PingFrame& frame);
   void on_send_done(const std::string& client_id, Result<store::SendResult> result);
+  void on_entry(uint64_t seq, core::OutboundQueue::Frame frame);
+  // Sends the entries after the cursor up to `upto` from the store, within a bounded batch.
+  void fill_from_store(uint64_t upto);
 
   void reply(std::string text);
   void reply_error(std::optional<std::string_view> client_id, Errc code, std::string_view message);
@@ -82,6 +93,9 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   SteadyClock::time_point last_activity_;
   SteadyClock::time_point next_ping_;
   boost::beast::websocket::close_reason close_reason_;
+  // Written on the strand only; other threads read delivered() to skip needless hand-offs.
+  core::EntryCursor cursor_;
+  bool attached_ = false;  // counted in the routing registry (detach at the end)
   int inflight_sends_ = 0;
   bool accepted_ = false;
   bool writing_ = false;

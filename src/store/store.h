@@ -50,6 +50,9 @@ class InboxStore {
                                                   uint64_t before, int limit) = 0;
   // Highest seq in owner's inbox; 0 when empty.
   virtual Result<uint64_t> last_seq(std::string_view owner) = 0;
+  // last_seq of each owner, in the order asked (0 for an unknown owner). Stores over a network
+  // answer in one round trip; the default asks one by one.
+  virtual Result<std::vector<uint64_t>> last_seqs(const std::vector<std::string>& owners);
 };
 
 // Waits until every write accepted so far is durable and its callback has run, then stops the

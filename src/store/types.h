@@ -46,6 +46,11 @@ struct SendResult {
   int64_t ts = 0;
   std::vector<InboxEntry>
       entries;  // what was stored (empty when duplicate): recipient's, then sender's
+  // routes[i]: the live instances (node ids, this one included if it qualifies) that held
+  // connections of entries[i].owner when the append committed, read inside the append's
+  // transaction. Empty (no vectors at all) from a store without a routing registry: one node
+  // delivers in-process only.
+  std::vector<std::vector<std::string>> routes;
 };
 
 }  // namespace chat::store

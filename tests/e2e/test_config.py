@@ -14,7 +14,7 @@ FLAGS = [
     "--listen", "--data-dir", "--allowed-origins", "--threads", "--node-id", "--max-message-bytes",
     "--send-rate", "--send-burst", "--max-connections-per-user", "--max-outbound-bytes",
     "--handshake-timeout", "--idle-timeout", "--ping-interval", "--jwt-leeway", "--shutdown-timeout",
-    "--log-level",
+    "--log-level", "--database-url", "--kafka-brokers", "--kafka-topic-prefix",
 ]
 
 
@@ -113,3 +113,27 @@ def test_chat_help_in_the_environment_does_not_replace_serving(start_server):
     # Only real options map from CHAT_* variables; CHAT_HELP must not turn the server into --help.
     s = start_server(env={"CHAT_HELP": "1"})
     assert s.api("GET", "/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--kafka-brokers", "127.0.0.1:9092"], "--database-url"),
+        (["--database-url", "mysql://x@127.0.0.1/chat"], "postgresql://"),
+        (["--kafka-topic-prefix", ""], "prefix"),
+    ],
+    ids=["kafka-without-a-database", "not-a-postgresql-url", "empty-topic-prefix"],
+)
+def test_cluster_options_that_cannot_work_are_refused_at_startup(start_server, args, says):
+    s = start_server(args=args, start=False)
+    proc = s.spawn()
+    assert proc.wait(10) == 2
+    assert says in s.log_text(), s.log_tail()
+
+
+def test_an_unreachable_database_stops_the_start_with_a_clear_message(start_server):
+    s = start_server(args=["--database-url", "postgresql://chat:chat@127.0.0.1:1/chat"], start=False)
+    proc = s.spawn()
+    assert proc.wait(20) == 1
+    log = s.log_text()
+    assert "store" in log and "127.0.0.1" in log, s.log_tail()

@@ -22,6 +22,11 @@ void InMemoryStore::set_failing(bool failing) {
   failing_ = failing;
 }
 
+void InMemoryStore::set_routes(std::string owner, std::vector<std::string> nodes) {
+  std::lock_guard lock(mu_);
+  routes_[std::move(owner)] = std::move(nodes);
+}
+
 void InMemoryStore::drain() {
   std::lock_guard lock(mu_);
   drained_ = true;
@@ -121,6 +126,12 @@ Result<SendResult> InMemoryStore::append_locked(const SendRequest& request) {
   result.entries.push_back(push_entry(request, request.to));
   if (request.from != request.to) result.entries.push_back(push_entry(request, request.from));
   result.sender_seq = result.entries.back().seq;
+  if (!routes_.empty()) {
+    for (const InboxEntry& entry : result.entries) {
+      auto route = routes_.find(entry.owner);
+      result.routes.push_back(route == routes_.end() ? std::vector<std::string>{} : route->second);
+    }
+  }
   sends_[{request.from, request.client_id}] = Sent{request.msg_id, result.sender_seq, request.ts};
   return result;
 }

@@ -17,6 +17,9 @@ namespace chat::store {
 class InMemoryStore final : public Store {
  public:
   void set_failing(bool failing);
+  // Appends report `nodes` as the route of every entry of `owner`, as a cluster store would for a
+  // user connected to those instances. Without any, appends report no routes, as SqliteStore.
+  void set_routes(std::string owner, std::vector<std::string> nodes);
 
   void create_user(std::string username, int64_t now_ms, Callback<User> done) override;
   void delete_user(std::string username, Callback<Ok> done) override;
@@ -51,6 +54,7 @@ class InMemoryStore final : public Store {
   std::map<std::string, User, std::less<>> users_;                       // guarded by mu_
   std::map<std::string, std::vector<InboxEntry>, std::less<>> inboxes_;  // guarded by mu_; [seq-1]
   std::map<std::pair<std::string, std::string>, Sent> sends_;            // guarded by mu_
+  std::map<std::string, std::vector<std::string>, std::less<>> routes_;  // guarded by mu_
 };
 
 }  // namespace chat::store

@@ -28,10 +28,14 @@ Usage:
   chat-bench pairs  [flags]   P senders each send M messages to their own recipient, who has
                               D devices: ack and delivery latency, throughput, server CPU
   chat-bench fanout [flags]   pairs with --devices 3 by default (multi-device fan-out)
+  chat-bench cluster [flags]  pairs over the instances of one cluster (--urls, --pids): each
+                              sender on one instance, its recipient on another; adds p99.9
+                              latency and server CPU per message, per instance and summed
   chat-bench <workload> -h    the flags of a workload
 
 Every workload needs --url, --secret (or env CHAT_JWT_SECRET) and, for server memory and
-CPU numbers, --pid. Output: human-readable lines, then with --json one JSON line with every
+CPU numbers, --pid. pairs, fanout and cluster take --urls and --pids instead for several
+instances. Output: human-readable lines, then with --json one JSON line with every
 number.
 
 Exit status: 0 done; 1 the server broke the protocol (the errors are listed); 2 bad flags or
@@ -51,6 +55,8 @@ func main() {
 		status = runPairs("pairs", os.Args[2:], 1)
 	case "fanout":
 		status = runPairs("fanout", os.Args[2:], 3)
+	case "cluster":
+		status = runPairs("cluster", os.Args[2:], 1)
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -98,16 +104,32 @@ func parseFlags(fs *flag.FlagSet, args []string) (status int, ok bool) {
 
 // openServer checks the common flags and builds the adapter.
 func (c *commonFlags) openServer() (Server, sourceAddrs, error) {
+	srvs, src, err := c.openServers("--url", []string{c.url})
+	if err != nil {
+		return nil, sourceAddrs{}, err
+	}
+	return srvs[0], src, nil
+}
+
+// openServers checks the common flags and builds one adapter per instance URL. flagName is
+// the flag the URLs came from, for the error messages.
+func (c *commonFlags) openServers(flagName string, urls []string) ([]Server, sourceAddrs, error) {
 	if c.duration <= 0 || c.duration > time.Hour {
 		return nil, sourceAddrs{}, errors.New("--duration must be between 0 and 1h")
 	}
-	base, err := url.Parse(c.url)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, sourceAddrs{}, fmt.Errorf("--url %q: want http://host:port", c.url)
-	}
-	ip, err := loopbackTarget(base.Hostname())
-	if err != nil {
-		return nil, sourceAddrs{}, err
+	src := sourceAddrs{spread: true}
+	bases := make([]*url.URL, len(urls))
+	for i, u := range urls {
+		base, err := url.Parse(u)
+		if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+			return nil, sourceAddrs{}, fmt.Errorf("%s %q: want http://host:port", flagName, u)
+		}
+		ip, err := loopbackTarget(base.Hostname())
+		if err != nil {
+			return nil, sourceAddrs{}, err
+		}
+		bases[i] = base
+		src.spread = src.spread && ip.To4() != nil
 	}
 	secret := c.secret
 	if secret == "" {
@@ -118,12 +140,16 @@ func (c *commonFlags) openServer() (Server, sourceAddrs, error) {
 	}
 	// Tokens outlive the run, so that no workload has to refresh them.
 	ttl := c.duration + 10*time.Minute
-	switch c.server {
-	case "chat-engine":
-		return newChatEngine(base, []byte(secret), os.Getenv("CHAT_API_KEY"), ttl), sourceAddrs{spread: ip.To4() != nil}, nil
-	default:
-		return nil, sourceAddrs{}, fmt.Errorf("--server %q: only chat-engine is implemented", c.server)
+	srvs := make([]Server, len(bases))
+	for i, base := range bases {
+		switch c.server {
+		case "chat-engine":
+			srvs[i] = newChatEngine(base, []byte(secret), os.Getenv("CHAT_API_KEY"), ttl)
+		default:
+			return nil, sourceAddrs{}, fmt.Errorf("--server %q: only chat-engine is implemented", c.server)
+		}
 	}
+	return srvs, src, nil
 }
 
 // loopbackTarget refuses anything outside the loopback range: this tool generates load, and

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,12 +18,16 @@ import (
 // Each recipient has D connections (devices), so D > 1 measures multi-device fan-out. Per
 // message it records send -> ack (durable) and, on every device, send -> delivery; and it checks
 // what the server promises: every acked message reaches every device once, in send order, with
-// gapless seqs.
+// gapless seqs. With --urls the connections are spread over the instances of one cluster
+// (targets.go), and the cluster workload, which is pairs under another name, adds what only
+// matters there (pairs_cluster.go).
 
 func runPairs(name string, args []string, defaultDevices int) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var cf commonFlags
 	cf.register(fs)
+	var tf targetFlags
+	tf.register(fs)
 	pairs := fs.Int("pairs", 50, "sender/recipient pairs")
 	messages := fs.Int("messages", 200, "messages each sender sends")
 	window := fs.Int("window", 10, "sends each sender keeps unacknowledged (pipelining)")
@@ -31,16 +36,35 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "chat-bench %s: --pairs senders each send --messages messages to their own recipient,\n"+
 			"who has --devices connections. Reports ack and delivery latency percentiles, throughput\n"+
-			"and deliveries per server CPU-second.\n\nFlags:\n", name)
+			"and deliveries per server CPU-second.\n", name)
+		if name == "cluster" {
+			fmt.Fprint(fs.Output(), "Over the instances of one cluster (--urls, --pids): the sender of pair p connects to\n"+
+				"instance p mod N and its recipient's devices to the next ones, so messages cross instances.\n"+
+				"Adds p99.9 latency, server CPU per message (summed over --pids, and per instance) and\n"+
+				"chat-bench's own CPU.\n")
+		}
+		fmt.Fprint(fs.Output(), "\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	srv, src, err := cf.openServer()
+	urls, pids, err := tf.resolve(fs, &cf)
 	if err != nil {
 		return setupFailed(name, err)
 	}
+	urlFlag := "--url"
+	if tf.urls != "" {
+		urlFlag = "--urls"
+	}
+	srvs, src, err := cf.openServers(urlFlag, urls)
+	if err != nil {
+		return setupFailed(name, err)
+	}
+	srv := srvs[0] // users are created through the first instance: the store is shared
+	// wide: report per instance and the cluster numbers. A pairs or fanout run against one
+	// instance prints what it always printed.
+	wide := name == "cluster" || len(urls) > 1 || len(pids) > 1
 	p, m, w, d := *pairs, *messages, *window, *devices
 	switch {
 	case p < 1 || m < 1 || w < 1 || d < 1 || *bodyBytes < 1 || *bodyBytes > 60000:
@@ -59,16 +83,27 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	sendCtx, cancelSend := context.WithDeadline(ctx, deadline.Add(-grace))
 	defer cancelSend()
 
-	probe := serverProbe{cf.pid}
+	probes := make([]serverProbe, len(pids))
+	for i, pid := range pids {
+		probes[i] = serverProbe{pid}
+	}
 	probs := newProblems()
 	res := newResult(srv.Name(), name)
 	for k, v := range map[string]any{"pairs": p, "messages": m, "window": w, "devices": d,
 		"body_bytes": *bodyBytes, "duration_sec": cf.duration.Seconds()} {
 		res.Params[k] = v
 	}
+	where := urls[0]
+	if wide {
+		res.Params["instances"] = len(urls)
+		res.Params["urls"] = urls
+	}
+	if len(urls) > 1 {
+		where = fmt.Sprintf("%d instances (%s)", len(urls), strings.Join(urls, ", "))
+	}
 	met := res.Metrics
 	fmt.Printf("chat-bench %s: %s at %s, %d pairs × %d messages, window %d, %d device(s) per recipient, body %d B\n",
-		name, srv.Name(), cf.url, p, m, w, d, *bodyBytes)
+		name, srv.Name(), where, p, m, w, d, *bodyBytes)
 
 	// Set up users and connections: recipients' devices first, so that nothing is sent to a
 	// recipient before all of its devices listen.
@@ -84,22 +119,26 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	clock := runClock{t0: time.Now()}
 	senders := make([]*pairSender, p)
 	var devs []*pairDevice
+	var opens []func(context.Context, *net.TCPAddr) error
+	connsOn := make([]int, len(srvs)) // connections per instance
 	for i := range p {
 		senders[i] = newPairSender(users[2*i], users[2*i+1], m, w, srv.Features(), tag, clock, probs)
-		for range d {
-			devs = append(devs, newPairDevice(senders[i], m))
+		for j := range d {
+			dv := newPairDevice(senders[i], m)
+			devs = append(devs, dv)
+			on := deviceInstance(i, j, len(srvs))
+			connsOn[on]++
+			opens = append(opens, func(ctx context.Context, local *net.TCPAddr) (err error) {
+				dv.conn, err = srvs[on].Connect(ctx, dv.user, ConnectOptions{LocalAddr: local}, dv.onEvent)
+				return err
+			})
 		}
 	}
-	var opens []func(context.Context, *net.TCPAddr) error
-	for _, dv := range devs {
+	for i, s := range senders {
+		on := senderInstance(i, len(srvs))
+		connsOn[on]++
 		opens = append(opens, func(ctx context.Context, local *net.TCPAddr) (err error) {
-			dv.conn, err = srv.Connect(ctx, dv.user, ConnectOptions{LocalAddr: local}, dv.onEvent)
-			return err
-		})
-	}
-	for _, s := range senders {
-		opens = append(opens, func(ctx context.Context, local *net.TCPAddr) (err error) {
-			s.conn, err = srv.Connect(ctx, s.user, ConnectOptions{LocalAddr: local}, s.onEvent)
+			s.conn, err = srvs[on].Connect(ctx, s.user, ConnectOptions{LocalAddr: local}, s.onEvent)
 			return err
 		})
 	}
@@ -110,7 +149,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	fmt.Printf("  setup:      %d users, %d connections in %.2f s\n", len(users), len(opens), time.Since(t).Seconds())
 
 	// Send. Every sender is a goroutine; its window is filled by sends and drained by acks.
-	serverBefore, haveProc := probe.sample()
+	instBefore, haveProc := sampleServers(probes)
 	selfBefore, _ := readProc(0)
 	start := time.Now()
 	var sending sync.WaitGroup
@@ -124,7 +163,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	sending.Wait()
 	res.Truncated = sendCtx.Err() != nil
 	waitForReplies(ctx, senders, devs)
-	serverAfter, _ := probe.sample()
+	instAfter, _ := sampleServers(probes)
 	selfAfter, _ := readProc(0)
 
 	// Count what never arrived, then close, so that the event goroutines end before their
@@ -164,12 +203,19 @@ func runPairs(name string, args []string, defaultDevices int) int {
 		}
 	}
 	elapsed := last.Sub(start).Seconds()
-	ackSum, delivSum := summarize(ackLat), summarize(delivLat)
 
 	fmt.Printf("  sent:       %d messages, %d acked, %d refused, %d deliveries in %.2f s\n", sent, acked, refused, delivered, elapsed)
 	fmt.Printf("  throughput: %.0f messages/s, %.0f deliveries/s\n", perSec(acked, elapsed), perSec(delivered, elapsed))
+	var ackSum, delivSum fmt.Stringer
+	if wide {
+		ackSum, delivSum = summarizeTail(ackLat), summarizeTail(delivLat)
+	} else {
+		ackSum, delivSum = summarize(ackLat), summarize(delivLat)
+	}
 	fmt.Printf("  ack      (send → sent):    %s\n", ackSum)
 	fmt.Printf("  delivery (send → message): %s\n", delivSum)
+	met["ack_latency"] = ackSum
+	met["delivery_latency"] = delivSum
 	met["messages_sent"] = sent
 	met["messages_acked"] = acked
 	met["messages_refused"] = refused
@@ -177,24 +223,28 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	met["elapsed_sec"] = elapsed
 	met["messages_per_sec"] = perSec(acked, elapsed)
 	met["deliveries_per_sec"] = perSec(delivered, elapsed)
-	met["ack_latency"] = ackSum
-	met["delivery_latency"] = delivSum
-	if haveProc {
-		cpu := serverAfter.cpuSec() - serverBefore.cpuSec()
-		fmt.Printf("  server CPU: %.2f s (user %.2f, sys %.2f): %.0f deliveries per CPU-second\n",
-			cpu, serverAfter.UserSec-serverBefore.UserSec, serverAfter.SystemSec-serverBefore.SystemSec, perCPU(delivered, cpu))
-		fmt.Printf("  server RSS: %.1f MiB before, %.1f MiB after\n", mib(serverBefore.RSSBytes), mib(serverAfter.RSSBytes))
-		met["server_cpu_sec"] = cpu
-		met["server_cpu_user_sec"] = serverAfter.UserSec - serverBefore.UserSec
-		met["server_cpu_sys_sec"] = serverAfter.SystemSec - serverBefore.SystemSec
-		met["deliveries_per_server_cpu_sec"] = perCPU(delivered, cpu)
-		met["messages_per_server_cpu_sec"] = perCPU(acked, cpu)
-		met["server_rss_before_bytes"] = serverBefore.RSSBytes
-		met["server_rss_after_bytes"] = serverAfter.RSSBytes
-	}
 	selfCPU := selfAfter.cpuSec() - selfBefore.cpuSec()
-	fmt.Printf("  client CPU: %.2f s (chat-bench itself shares the machine with the server)\n", selfCPU)
-	met["client_cpu_sec"] = selfCPU
+	if wide {
+		inst := instanceUse{urls: urls, pids: pids, conns: connsOn, before: instBefore, after: instAfter, haveProc: haveProc}
+		inst.report(met, acked, delivered, elapsed, selfCPU)
+	} else {
+		if haveProc {
+			serverBefore, serverAfter := instBefore[0], instAfter[0]
+			cpu := serverAfter.cpuSec() - serverBefore.cpuSec()
+			fmt.Printf("  server CPU: %.2f s (user %.2f, sys %.2f): %.0f deliveries per CPU-second\n",
+				cpu, serverAfter.UserSec-serverBefore.UserSec, serverAfter.SystemSec-serverBefore.SystemSec, perCPU(delivered, cpu))
+			fmt.Printf("  server RSS: %.1f MiB before, %.1f MiB after\n", mib(serverBefore.RSSBytes), mib(serverAfter.RSSBytes))
+			met["server_cpu_sec"] = cpu
+			met["server_cpu_user_sec"] = serverAfter.UserSec - serverBefore.UserSec
+			met["server_cpu_sys_sec"] = serverAfter.SystemSec - serverBefore.SystemSec
+			met["deliveries_per_server_cpu_sec"] = perCPU(delivered, cpu)
+			met["messages_per_server_cpu_sec"] = perCPU(acked, cpu)
+			met["server_rss_before_bytes"] = serverBefore.RSSBytes
+			met["server_rss_after_bytes"] = serverAfter.RSSBytes
+		}
+		fmt.Printf("  client CPU: %.2f s (chat-bench itself shares the machine with the server)\n", selfCPU)
+		met["client_cpu_sec"] = selfCPU
+	}
 	if res.Truncated {
 		fmt.Println("  (--duration stopped the sending early)")
 	}

@@ -95,3 +95,15 @@ func (p serverProbe) sample() (procSample, bool) {
 	}
 	return s, true
 }
+
+// sampleServers samples every probe; ok is false when there is none or one could not be read.
+func sampleServers(probes []serverProbe) (samples []procSample, ok bool) {
+	samples = make([]procSample, len(probes))
+	ok = len(probes) > 0
+	for i, p := range probes {
+		var got bool
+		samples[i], got = p.sample()
+		ok = ok && got
+	}
+	return samples, ok
+}

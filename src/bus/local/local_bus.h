@@ -9,7 +9,7 @@ namespace chat::bus {
 class LocalBus final : public Bus {
  public:
   void subscribe(Handler handler) override { handler_ = std::move(handler); }
-  void publish(Event event) override {
+  void publish(Event event, const Nodes& /*nodes*/) override {
     if (handler_) handler_(event);
   }
 

@@ -22,9 +22,15 @@ constexpr int64_t kNow = 1'700'000'000'123;
 class RecordingBus final : public bus::Bus {
  public:
   void subscribe(Handler) override {}
-  void publish(bus::Event event) override {
+  void publish(bus::Event event, const bus::Nodes& nodes) override {
     std::lock_guard lock(mu_);
     events_.push_back(std::move(event));
+    nodes_.push_back(nodes);
+  }
+
+  std::vector<bus::Nodes> nodes() const {
+    std::lock_guard lock(mu_);
+    return nodes_;
   }
 
   std::vector<bus::Event> events() const {
@@ -45,7 +51,8 @@ class RecordingBus final : public bus::Bus {
 
  private:
   mutable std::mutex mu_;
-  std::vector<bus::Event> events_;
+  std::vector<bus::Event> events_;  // guarded by mu_
+  std::vector<bus::Nodes> nodes_;   // guarded by mu_; the destinations of events_[i]
 };
 
 protocol::SendFrame frame(std::string id, std::string to, std::string body = "hello") {
@@ -111,6 +118,21 @@ TEST_F(MessageServiceTest, SendStoresBothEntriesAndPublishesOneDeliveryForEach) 
   ASSERT_EQ(inbox("alice").size(), 1u);
   EXPECT_EQ(inbox("bob")[0].msg_id, result->msg_id);
   EXPECT_EQ(inbox("alice")[0].msg_id, result->msg_id);
+}
+
+TEST_F(MessageServiceTest, EachDeliveryGoesToTheInstancesHoldingItsOwner) {
+  store_.set_routes("bob", {"node-b", "node-c"});
+  store_.set_routes("alice", {"node-a"});
+  ASSERT_TRUE(send("alice", frame("m1", "bob")).ok());
+  const std::vector<bus::Nodes> nodes = bus_.nodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0], (bus::Nodes{"node-b", "node-c"}));  // bob's entry
+  EXPECT_EQ(nodes[1], (bus::Nodes{"node-a"}));            // alice's carbon
+}
+
+TEST_F(MessageServiceTest, WithoutRoutesEveryDeliveryStaysOnThisInstance) {
+  ASSERT_TRUE(send("alice", frame("m1", "bob")).ok());
+  for (const bus::Nodes& nodes : bus_.nodes()) EXPECT_TRUE(nodes.empty());
 }
 
 TEST_F(MessageServiceTest, MessageIdIsFreshAndCarriesTheAcceptTime) {

@@ -20,7 +20,9 @@ namespace {
 class NamedConnection final : public Connection {
  public:
   explicit NamedConnection(std::string name) : name_(std::move(name)) {}
-  void deliver(core::OutboundQueue::Frame, core::FrameKind) override {}
+  void deliver_entry(uint64_t, core::OutboundQueue::Frame) override {}
+  void deliver(core::OutboundQueue::Frame) override {}
+  void catch_up(uint64_t) override {}
   void close(uint16_t, std::string) override {}
   void shut_down() override {}
   const std::string& name() const { return name_; }
@@ -235,6 +237,24 @@ TEST(ConnectionRegistryLifetimeTest, RemovingByAddressWorksAfterTheConnectionIsG
   EXPECT_EQ(registry.count("alice"), 0u);
   EXPECT_EQ(registry.total(), 0u);
   EXPECT_TRUE(registry.reserve("alice"));
+}
+
+TEST(ConnectionRegistryUsersTest, UsersListsEveryConnectedUserWithTheirCountButNotHeldPlaces) {
+  ConnectionRegistry registry(4);
+  auto a1 = std::make_shared<NamedConnection>("a1");
+  auto a2 = std::make_shared<NamedConnection>("a2");
+  auto b1 = std::make_shared<NamedConnection>("b1");
+  for (const auto& [user, c] : {std::pair{"alice", a1}, {"alice", a2}, {"bob", b1}}) {
+    ASSERT_TRUE(registry.reserve(user));
+    registry.attach(user, c);
+  }
+  ASSERT_TRUE(registry.reserve("carol"));  // a place held during an upgrade is no connection
+  auto users = registry.users();
+  std::sort(users.begin(), users.end());
+  using Users = std::vector<std::pair<std::string, std::size_t>>;
+  EXPECT_EQ(users, (Users{{"alice", 2}, {"bob", 1}}));
+  registry.remove("bob", b1.get());
+  EXPECT_EQ(registry.users(), (Users{{"alice", 2}}));
 }
 
 // ---- threads ----

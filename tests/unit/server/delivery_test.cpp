@@ -18,11 +18,19 @@ namespace {
 // a connection was asked to do with a list of sentences.
 class RecordingConnection final : public Connection {
  public:
-  void deliver(core::OutboundQueue::Frame frame, core::FrameKind kind) override {
+  void deliver_entry(uint64_t seq, core::OutboundQueue::Frame frame) override {
     std::lock_guard lock(mu_);
     frames_.push_back(frame);
-    calls_.push_back(std::string(kind == core::FrameKind::durable ? "durable " : "ephemeral ") +
-                     *frame);
+    calls_.push_back("entry " + std::to_string(seq) + " " + *frame);
+  }
+  void deliver(core::OutboundQueue::Frame frame) override {
+    std::lock_guard lock(mu_);
+    frames_.push_back(frame);
+    calls_.push_back("ephemeral " + *frame);
+  }
+  void catch_up(uint64_t head) override {
+    std::lock_guard lock(mu_);
+    calls_.push_back("catch_up " + std::to_string(head));
   }
   void close(uint16_t code, std::string reason) override {
     std::lock_guard lock(mu_);
@@ -78,12 +86,12 @@ std::vector<Case> cases() {
   return {
       {"DeliveryReachesTheOwnersOnlyDevice",
        bus::Delivery{entry_for("bob")},
-       {{"bob-phone", {"durable " + message_to_bob}}},
+       {{"bob-phone", {"entry 7 " + message_to_bob}}},
        1},
       {"DeliveryReachesEveryDeviceOfTheOwner",
        bus::Delivery{entry_for("alice")},
-       {{"alice-laptop", {"durable " + message_to_alice}},
-        {"alice-phone", {"durable " + message_to_alice}}},
+       {{"alice-laptop", {"entry 7 " + message_to_alice}},
+        {"alice-phone", {"entry 7 " + message_to_alice}}},
        2},
       {"DeliveryToAUserWithoutConnectionsReachesNobody", bus::Delivery{entry_for("carol")}, {}, 0},
       {"TypingIsEphemeral",

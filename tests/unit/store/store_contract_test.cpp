@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "fakes/in_memory_store.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
+#include "unit/store/postgres_test_util.h"
 #include "unit/store/store_test_util.h"
 
 namespace chat::store {
@@ -19,11 +21,14 @@ using testing::flush;
 using testing::message;
 using testing::send;
 
-// Each implementation: how to make a fresh store, and whether its callbacks run on a thread of
-// its own (then a test can hold that thread to force writes into one batch).
+// Each implementation: its name, how to make a fresh store (null, with skip_reason, when the
+// service it needs is not configured), and whether its callbacks run on a thread of its own (then a
+// test can hold that thread to force writes into one batch).
 struct Sqlite {
+  static constexpr const char* kName = "Sqlite";
   static constexpr bool kOwnWriterThread = true;
   testing::TempDir dir;
+  std::string skip_reason;
   std::unique_ptr<Store> make() {
     Result<std::unique_ptr<SqliteStore>> store = SqliteStore::open(dir.file("chat.db"));
     if (!store.ok()) throw std::runtime_error(store.error().message);
@@ -32,13 +37,43 @@ struct Sqlite {
 };
 
 struct InMemory {
+  static constexpr const char* kName = "InMemory";
   static constexpr bool kOwnWriterThread = false;
+  std::string skip_reason;
   std::unique_ptr<Store> make() { return std::make_unique<InMemoryStore>(); }
+};
+
+// A fresh schema per test on CHAT_TEST_DATABASE_URL, dropped afterwards.
+struct Postgres {
+  static constexpr const char* kName = "Postgres";
+  static constexpr bool kOwnWriterThread = true;
+  std::unique_ptr<testing::TestSchema> schema;
+  std::string skip_reason;
+  std::unique_ptr<Store> make() {
+    const char* url = testing::test_database_url();
+    if (url == nullptr) {
+      skip_reason = testing::kNoTestDatabase;
+      return nullptr;
+    }
+    schema = std::make_unique<testing::TestSchema>(url);
+    Result<std::unique_ptr<PostgresStore>> store =
+        PostgresStore::open(PostgresOptions{.url = schema->url()});
+    if (!store.ok()) throw std::runtime_error(store.error().message);
+    return std::move(store).value();
+  }
 };
 
 template <typename Impl>
 class StoreContractTest : public ::testing::Test {
  protected:
+  void SetUp() override {
+    store_ = impl_.make();
+    if (store_ == nullptr) {
+      if (testing::services_required()) FAIL() << impl_.skip_reason;
+      GTEST_SKIP() << impl_.skip_reason;
+    }
+  }
+
   Store& store() { return *store_; }
 
   // Holds the writer if the store has one: writes issued before release() share one batch.
@@ -69,18 +104,18 @@ class StoreContractTest : public ::testing::Test {
     return out;
   }
 
-  Impl impl_;  // before store_: the SQLite file must outlive the store
-  std::unique_ptr<Store> store_ = impl_.make();
+  Impl impl_;  // before store_: the SQLite file or the schema must outlive the store
+  std::unique_ptr<Store> store_;
 };
 
 struct ImplName {
   template <typename Impl>
   static std::string GetName(int) {
-    return Impl::kOwnWriterThread ? "Sqlite" : "InMemory";
+    return Impl::kName;
   }
 };
 
-using Implementations = ::testing::Types<Sqlite, InMemory>;
+using Implementations = ::testing::Types<Sqlite, InMemory, Postgres>;
 TYPED_TEST_SUITE(StoreContractTest, Implementations, ImplName);
 
 // --- users

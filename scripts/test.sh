@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make test`: every suite, with the real services the cluster needs.
+#
+#  1. Starts Kafka and PostgreSQL (scripts/dev-services) unless they already run; stops, at the end,
+#     only what it started.
+#  2. Runs the unit tests (GoogleTest, the PostgreSQL store's contract included) beside the
+#     single-node end-to-end suite: they share nothing.
+#  3. Then the cluster suite, alone: its last tests stop and restart the shared services.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${1:-build}
+jobs=$(nproc)
+
+scripts/python-env.sh || exit 1
+
+started=()
+for service in kafka postgres; do
+  if ! scripts/dev-services status "$service" >/dev/null 2>&1; then
+    scripts/dev-services start "$service" || { echo "test: cannot start $service" >&2; exit 1; }
+    started+=("$service")
+  fi
+done
+cleanup() {
+  for service in "${started[@]}"; do scripts/dev-services stop "$service" >/dev/null || true; done
+}
+trap cleanup EXIT
+
+export CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat
+export CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092
+export CHAT_REQUIRE_SERVICES=1
+export CHAT_ENGINE_BIN=$PWD/$build_dir/chat-engine
+logs=$(mktemp -d)
+
+(cd "$build_dir" && ctest --output-on-failure -j "$jobs") >"$logs/unit.log" 2>&1 &
+unit=$!
+.venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster >"$logs/e2e.log" 2>&1 &
+e2e=$!
+wait $unit; unit_status=$?
+wait $e2e; e2e_status=$?
+echo "=== unit tests"; tail -n 40 "$logs/unit.log"
+[ $unit_status -eq 0 ] || cat "$logs/unit.log"
+echo "=== end-to-end, one node"; tail -n 5 "$logs/e2e.log"
+[ $e2e_status -eq 0 ] || cat "$logs/e2e.log"
+
+echo "=== end-to-end, cluster"
+.venv/bin/python -m pytest tests/e2e/cluster -q
+cluster_status=$?
+
+status=0
+for s in $unit_status $e2e_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
+echo "unit: $unit_status, e2e: $e2e_status, cluster: $cluster_status"
+exit $status

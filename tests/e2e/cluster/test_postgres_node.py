@@ -1,0 +1,43 @@
+"""One instance on PostgreSQL without Kafka (issue 5, section 1): the single-node contract holds with
+the shared store, and the inbox outlives the process."""
+
+import secrets
+
+from cluster_harness import FAST, psql, require_services, with_database, DATABASE_URL
+from conftest import close_all
+
+
+async def test_one_node_on_postgres_without_kafka_serves_and_keeps_its_inboxes(start_server):
+    require_services()
+    database = "p" + secrets.token_hex(5)
+    psql(f"CREATE DATABASE {database}")
+    try:
+        s = start_server(args=["--database-url", with_database(DATABASE_URL, database), *FAST])
+        alice, alice_token = s.new_user("alice")
+        bob, bob_token = s.new_user("bob")
+        a = await s.connect(alice_token)
+        b1 = await s.connect(bob_token)
+        b2 = await s.connect(bob_token)
+        assert s.get_user(bob).json()["connections"] == 2
+        await a.send_message("m1", bob, "on postgres")
+        sent = await a.sent("m1")
+        for device in (b1, b2):
+            m = await device.expect("message")
+            assert (m["seq"], m["msg_id"], m["body"]) == (1, sent["msg_id"], "on postgres")
+        await a.send_message("m1", bob, "on postgres")  # a retry is answered as the first time
+        again = await a.sent("m1")
+        assert (again["msg_id"], again["seq"]) == (sent["msg_id"], sent["seq"])
+        await b1.send({"type": "typing", "to": alice})
+        await a.expect("typing")
+        await close_all(a, b1, b2)
+
+        assert s.terminate() == 0
+        s.restart()
+        b = await s.connect(bob_token)
+        assert b.hello["last_seq"] == 1
+        messages, _ = await b.sync(0)
+        assert [m["body"] for m in messages] == ["on postgres"]
+        await b.close()
+        s.stop()
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
