@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e cluster sanitize bench clean
+.PHONY: all deps build run test unit e2e cluster sanitize bench bench-cluster clean
 
 all: build
 
@@ -49,6 +49,10 @@ sanitize: deps
 # Load and memory numbers for one node (tools/chat-bench; docs/benchmarks.md). Prints, asserts nothing.
 bench: build
 	tools/chat-bench/run.sh $(BUILD_DIR)/chat-engine
+
+# One instance against three over Kafka and PostgreSQL (start scripts/dev-services first).
+bench-cluster: build
+	tools/chat-bench/cluster.sh $(BUILD_DIR)/chat-engine
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan

@@ -270,12 +270,15 @@ void WsSession::on_entry(uint64_t seq, core::OutboundQueue::Frame frame) {
 }
 
 void WsSession::fill_from_store(uint64_t upto) {
-  // A bounded step: whatever is left comes with the next entry or the next catch-up round, so
-  // that a far-behind connection neither floods its queue nor holds this thread.
+  // A bounded step, so that a far-behind connection neither floods its queue nor holds this
+  // thread: the next step starts when the queue has been written out (on_write), so a connection
+  // catches up as fast as its client reads, Kafka or not.
   constexpr uint64_t kMaxEntries = 64;
   const std::size_t budget = ctx_.options.max_outbound_bytes / 4;
+  fill_target_ = std::max(fill_target_, upto);
   const uint64_t from = cursor_.delivered();
-  if (upto <= from) return;
+  if (fill_target_ <= from) return;
+  upto = fill_target_;
   auto entries =
       ctx_.store.read_inbox(user_, from, static_cast<int>(std::min(upto - from, kMaxEntries)));
   if (!entries) {
@@ -332,6 +335,8 @@ void WsSession::on_write(beast::error_code ec, std::size_t) {
     do_write();
   } else if (closing_) {
     send_close_when_idle();
+  } else if (fill_target_ > cursor_.delivered()) {
+    fill_from_store(fill_target_);  // the next step of a catch-up
   }
 }
 

@@ -95,6 +95,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   boost::beast::websocket::close_reason close_reason_;
   // Written on the strand only; other threads read delivered() to skip needless hand-offs.
   core::EntryCursor cursor_;
+  uint64_t fill_target_ = 0;  // the highest seq a gap fill is to reach (continued in on_write)
   bool attached_ = false;  // counted in the routing registry (detach at the end)
   int inflight_sends_ = 0;
   bool accepted_ = false;

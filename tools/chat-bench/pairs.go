@@ -49,10 +49,11 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	urls, pids, err := tf.resolve(fs, &cf)
+	tg, err := tf.resolve(fs, &cf)
 	if err != nil {
 		return setupFailed(name, err)
 	}
+	urls, pids := tg.urls, tg.pids
 	urlFlag := "--url"
 	if tf.urls != "" {
 		urlFlag = "--urls"
@@ -64,7 +65,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	srv := srvs[0] // users are created through the first instance: the store is shared
 	// wide: report per instance and the cluster numbers. A pairs or fanout run against one
 	// instance prints what it always printed.
-	wide := name == "cluster" || len(urls) > 1 || len(pids) > 1
+	wide := name == "cluster" || len(urls) > 1 || len(pids) > 1 || len(tg.services) > 0
 	p, m, w, d := *pairs, *messages, *window, *devices
 	switch {
 	case p < 1 || m < 1 || w < 1 || d < 1 || *bodyBytes < 1 || *bodyBytes > 60000:
@@ -150,6 +151,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 
 	// Send. Every sender is a goroutine; its window is filled by sends and drained by acks.
 	instBefore, haveProc := sampleServers(probes)
+	svcBefore, haveSvc := sampleTrees(tg.services)
 	selfBefore, _ := readProc(0)
 	start := time.Now()
 	var sending sync.WaitGroup
@@ -164,6 +166,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	res.Truncated = sendCtx.Err() != nil
 	waitForReplies(ctx, senders, devs)
 	instAfter, _ := sampleServers(probes)
+	svcAfter, _ := sampleTrees(tg.services)
 	selfAfter, _ := readProc(0)
 
 	// Count what never arrived, then close, so that the event goroutines end before their
@@ -225,8 +228,9 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	met["deliveries_per_sec"] = perSec(delivered, elapsed)
 	selfCPU := selfAfter.cpuSec() - selfBefore.cpuSec()
 	if wide {
-		inst := instanceUse{urls: urls, pids: pids, conns: connsOn, before: instBefore, after: instAfter, haveProc: haveProc}
-		inst.report(met, acked, delivered, elapsed, selfCPU)
+		use := cpuUse{urls: urls, pids: pids, conns: connsOn, before: instBefore, after: instAfter, haveProc: haveProc,
+			services: tg.services, svcBefore: svcBefore, svcAfter: svcAfter, haveSvc: haveSvc}
+		use.report(met, acked, delivered, elapsed, selfCPU)
 	} else {
 		if haveProc {
 			serverBefore, serverAfter := instBefore[0], instAfter[0]

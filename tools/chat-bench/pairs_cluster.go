@@ -3,20 +3,26 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // What a pairs run over several instances (and every cluster run) reports beyond a pairs run:
-// server CPU summed over the instances and per instance, CPU per message, and how much of the
-// machine chat-bench itself took. Every instance, Kafka, PostgreSQL and chat-bench share one
-// machine, so a cluster's CPU per message is the number to compare, not its throughput.
+// server CPU summed over the instances and per instance, CPU per message, the CPU of the
+// services the instances share (--service-pids), and how much of the machine chat-bench itself
+// took. Every instance, Kafka, PostgreSQL and chat-bench share one machine, so a cluster's CPU
+// per message is the number to compare, not its throughput.
 
-// instanceUse is what the instances of a run used.
-type instanceUse struct {
+// cpuUse is what the instances and services of a run used.
+type cpuUse struct {
 	urls          []string
 	pids          []int // in urls order; none without --pid or --pids
 	conns         []int // connections opened on each instance
 	before, after []procSample
 	haveProc      bool
+
+	services            []int // process tree roots
+	svcBefore, svcAfter []procSample
+	haveSvc             bool
 }
 
 // instanceReport is one instance in the JSON line; instanceProc is nil without process ids.
@@ -36,8 +42,15 @@ type instanceProc struct {
 	RSSAfterBytes  int64   `json:"rss_after_bytes"`
 }
 
-// report prints the server and client CPU lines of the run and records them in met.
-func (u instanceUse) report(met map[string]any, acked, delivered int64, elapsed, clientCPU float64) {
+// serviceReport is one service in the JSON line.
+type serviceReport struct {
+	PID    int     `json:"pid"`
+	Name   string  `json:"name"`
+	CPUSec float64 `json:"cpu_sec"`
+}
+
+// report prints the CPU lines of the run and records them in met.
+func (u cpuUse) report(met map[string]any, acked, delivered int64, elapsed, clientCPU float64) {
 	var total procSample
 	var rssBefore, rssAfter int64
 	instances := make([]instanceReport, len(u.urls))
@@ -85,6 +98,24 @@ func (u instanceUse) report(met map[string]any, acked, delivered int64, elapsed,
 		fmt.Println(line)
 	}
 	met["instances"] = instances
+
+	if u.haveSvc {
+		var cpu float64
+		services := make([]serviceReport, len(u.services))
+		parts := make([]string, len(u.services))
+		for i, pid := range u.services {
+			used := u.svcAfter[i].cpuSec() - u.svcBefore[i].cpuSec()
+			cpu += used
+			services[i] = serviceReport{PID: pid, Name: processName(pid), CPUSec: round3(used)}
+			parts[i] = fmt.Sprintf("%s %d %.2f s", services[i].Name, pid, used)
+		}
+		fmt.Printf("  services CPU: %.2f s: %.3f ms per message, %.2f cores (%s; child processes included)\n",
+			cpu, msPer(cpu, acked), cores(cpu, elapsed), strings.Join(parts, ", "))
+		met["services_cpu_sec"] = cpu
+		met["services_cpu_ms_per_message"] = msPer(cpu, acked)
+		met["services_cores"] = cores(cpu, elapsed)
+		met["services"] = services
+	}
 
 	fmt.Printf("  client CPU: %.2f s: %.3f ms per message, %.2f cores (chat-bench itself shares the machine with the servers)\n",
 		clientCPU, msPer(clientCPU, acked), cores(clientCPU, elapsed))

@@ -34,28 +34,50 @@ func readProc(pid int) (procSample, error) {
 		return s, err
 	}
 	s.RSSBytes = rss
-	stat, err := os.ReadFile(dir + "/stat")
+	st, err := readStat(dir + "/stat")
 	if err != nil {
 		return s, err
+	}
+	s.UserSec = float64(st.utime) / clockTicksPerSec
+	s.SystemSec = float64(st.stime) / clockTicksPerSec
+	return s, nil
+}
+
+// procStat holds the fields of /proc/<pid>/stat that chat-bench reads; times are in ticks.
+type procStat struct {
+	ppid                         int
+	utime, stime, cutime, cstime int64
+}
+
+func readStat(path string) (procStat, error) {
+	var st procStat
+	stat, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
 	}
 	// The command name (field 2) may contain spaces and parentheses: split after the last ')'.
 	end := strings.LastIndexByte(string(stat), ')')
 	if end < 0 {
-		return s, fmt.Errorf("%s/stat: no ')'", dir)
+		return st, fmt.Errorf("%s: no ')'", path)
 	}
 	fields := strings.Fields(string(stat[end+1:]))
-	// fields[0] is field 3 (state), so utime (field 14) and stime (15) are fields[11] and [12].
-	if len(fields) < 13 {
-		return s, fmt.Errorf("%s/stat: too few fields", dir)
+	// fields[0] is field 3 (state), so ppid (field 4) is fields[1], and utime, stime, cutime
+	// and cstime (fields 14-17) are fields[11] to [14].
+	if len(fields) < 15 {
+		return st, fmt.Errorf("%s: too few fields", path)
 	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return s, fmt.Errorf("%s/stat: bad utime/stime", dir)
+	var errs [5]error
+	st.ppid, errs[0] = strconv.Atoi(fields[1])
+	st.utime, errs[1] = strconv.ParseInt(fields[11], 10, 64)
+	st.stime, errs[2] = strconv.ParseInt(fields[12], 10, 64)
+	st.cutime, errs[3] = strconv.ParseInt(fields[13], 10, 64)
+	st.cstime, errs[4] = strconv.ParseInt(fields[14], 10, 64)
+	for _, err := range errs {
+		if err != nil {
+			return st, fmt.Errorf("%s: bad ppid or times", path)
+		}
 	}
-	s.UserSec = float64(utime) / clockTicksPerSec
-	s.SystemSec = float64(stime) / clockTicksPerSec
-	return s, nil
+	return st, nil
 }
 
 func readVmRSS(path string) (int64, error) {
@@ -104,6 +126,69 @@ func sampleServers(probes []serverProbe) (samples []procSample, ok bool) {
 		var got bool
 		samples[i], got = p.sample()
 		ok = ok && got
+	}
+	return samples, ok
+}
+
+// readTreeCPU is the CPU time of process root and of every process below it, the ended ones
+// included as far as their parents have reaped them (a PostgreSQL postmaster reaps its
+// backends): the sum, over the live processes of the tree, of their own time and of their
+// reaped children's (cutime, cstime). A process that ends between two samples moves its time
+// from its own fields to its parent's, so the difference of two samples stays right.
+func readTreeCPU(root int) (procSample, error) {
+	rootStat, err := readStat("/proc/" + strconv.Itoa(root) + "/stat")
+	if err != nil {
+		return procSample{}, err
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return procSample{}, err
+	}
+	stats := map[int]procStat{root: rootStat}
+	children := map[int][]int{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == root {
+			continue
+		}
+		st, err := readStat("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // it ended while /proc was read
+		}
+		stats[pid] = st
+		children[st.ppid] = append(children[st.ppid], pid)
+	}
+	var user, sys int64
+	for todo := []int{root}; len(todo) > 0; {
+		pid := todo[len(todo)-1]
+		todo = append(todo[:len(todo)-1], children[pid]...)
+		st := stats[pid]
+		user += st.utime + st.cutime
+		sys += st.stime + st.cstime
+	}
+	return procSample{UserSec: float64(user) / clockTicksPerSec, SystemSec: float64(sys) / clockTicksPerSec}, nil
+}
+
+// processName is the command name of process pid ("java", "postgres"), or "?".
+func processName(pid int) string {
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(comm))
+}
+
+// sampleTrees reads the CPU time of each process tree; ok is false when there is none or one
+// could not be read.
+func sampleTrees(roots []int) (samples []procSample, ok bool) {
+	samples = make([]procSample, len(roots))
+	ok = len(roots) > 0
+	for i, pid := range roots {
+		var err error
+		if samples[i], err = readTreeCPU(pid); err != nil {
+			fmt.Fprintf(os.Stderr, "chat-bench: cannot read process %d: %v\n", pid, err)
+			ok = false
+		}
 	}
 	return samples, ok
 }

@@ -12,38 +12,50 @@ import (
 // share one store, so users are created through the first; each pair's sender and recipient
 // are then put on different instances, so that every message crosses from one to another.
 
-// targetFlags are the flags that name several instances instead of one --url and --pid.
+// targetFlags are the flags that name several instances instead of one --url and --pid, and
+// the services they share.
 type targetFlags struct {
-	urls string
-	pids string
+	urls     string
+	pids     string
+	services string
+}
+
+// targets are the resolved targetFlags.
+type targets struct {
+	urls     []string
+	pids     []int // in urls order; none without --pid or --pids
+	services []int // --service-pids
 }
 
 func (t *targetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&t.urls, "urls", "", "comma-separated base URLs of the instances of one cluster, instead of --url; users are created through the first")
 	fs.StringVar(&t.pids, "pids", "", "comma-separated process ids of the instances, in --urls order, instead of --pid: server CPU and RSS per instance and summed")
+	fs.StringVar(&t.services, "service-pids", "", "comma-separated process ids of the services the instances share (Kafka, PostgreSQL's postmaster): their CPU, child processes included, is reported apart")
 }
 
-// resolve returns the instances' URLs (--urls, else --url) and process ids (--pids, else
-// --pid; none when neither was given). fs must have been parsed.
-func (t *targetFlags) resolve(fs *flag.FlagSet, cf *commonFlags) (urls []string, pids []int, err error) {
+// resolve returns the instances' URLs (--urls, else --url), their process ids (--pids, else
+// --pid; none when neither was given) and the services'. fs must have been parsed.
+func (t *targetFlags) resolve(fs *flag.FlagSet, cf *commonFlags) (targets, error) {
+	var tg targets
+	var err error
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
 	case set["urls"] && set["url"]:
-		return nil, nil, errors.New("give --url or --urls, not both")
+		return targets{}, errors.New("give --url or --urls, not both")
 	case set["pids"] && set["pid"]:
-		return nil, nil, errors.New("give --pid or --pids, not both")
+		return targets{}, errors.New("give --pid or --pids, not both")
 	}
 
-	urls = []string{cf.url}
+	tg.urls = []string{cf.url}
 	if set["urls"] {
-		if urls, err = splitList("--urls", t.urls); err != nil {
-			return nil, nil, err
+		if tg.urls, err = splitList("--urls", t.urls); err != nil {
+			return targets{}, err
 		}
 		seen := map[string]bool{}
-		for _, u := range urls {
+		for _, u := range tg.urls {
 			if seen[u] {
-				return nil, nil, fmt.Errorf("--urls: %s is listed twice", u)
+				return targets{}, fmt.Errorf("--urls: %s is listed twice", u)
 			}
 			seen[u] = true
 		}
@@ -51,26 +63,23 @@ func (t *targetFlags) resolve(fs *flag.FlagSet, cf *commonFlags) (urls []string,
 
 	switch {
 	case set["pids"]:
-		items, err := splitList("--pids", t.pids)
-		if err != nil {
-			return nil, nil, err
+		if tg.pids, err = splitPids("--pids", t.pids); err != nil {
+			return targets{}, err
 		}
-		for _, s := range items {
-			pid, err := strconv.Atoi(s)
-			if err != nil || pid <= 0 {
-				return nil, nil, fmt.Errorf("--pids: %q is not a process id", s)
-			}
-			pids = append(pids, pid)
+		if len(tg.pids) != len(tg.urls) {
+			return targets{}, fmt.Errorf("--pids has %d process ids for %d URLs; give one per instance, in the same order", len(tg.pids), len(tg.urls))
 		}
-		if len(pids) != len(urls) {
-			return nil, nil, fmt.Errorf("--pids has %d process ids for %d URLs; give one per instance, in the same order", len(pids), len(urls))
-		}
-	case cf.pid > 0 && len(urls) > 1:
-		return nil, nil, errors.New("--pid with several --urls: give --pids, one per instance")
+	case cf.pid > 0 && len(tg.urls) > 1:
+		return targets{}, errors.New("--pid with several --urls: give --pids, one per instance")
 	case cf.pid > 0:
-		pids = []int{cf.pid}
+		tg.pids = []int{cf.pid}
 	}
-	return urls, pids, nil
+	if set["service-pids"] {
+		if tg.services, err = splitPids("--service-pids", t.services); err != nil {
+			return targets{}, err
+		}
+	}
+	return tg, nil
 }
 
 // splitList splits a comma-separated flag value; an empty item is an error.
@@ -83,6 +92,23 @@ func splitList(flagName, value string) ([]string, error) {
 		}
 	}
 	return items, nil
+}
+
+// splitPids splits a comma-separated list of process ids.
+func splitPids(flagName, value string) ([]int, error) {
+	items, err := splitList(flagName, value)
+	if err != nil {
+		return nil, err
+	}
+	pids := make([]int, len(items))
+	for i, s := range items {
+		pid, err := strconv.Atoi(s)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a process id", flagName, s)
+		}
+		pids[i] = pid
+	}
+	return pids, nil
 }
 
 // senderInstance and deviceInstance place pair p's connections on n instances, round-robin:

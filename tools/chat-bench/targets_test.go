@@ -57,7 +57,7 @@ func TestDevicesBelowTheInstanceCountAreAllOnOtherInstances(t *testing.T) {
 }
 
 // resolveArgs parses args as a pairs run would and resolves its targets.
-func resolveArgs(t *testing.T, args ...string) ([]string, []int, error) {
+func resolveArgs(t *testing.T, args ...string) (targets, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -73,20 +73,20 @@ func resolveArgs(t *testing.T, args ...string) ([]string, []int, error) {
 
 func TestResolveTargets(t *testing.T) {
 	for _, tc := range []struct {
-		args []string
-		urls []string
-		pids []int
+		args           []string
+		urls           []string
+		pids, services []int
 	}{
-		{nil, []string{"http://127.0.0.1:8000"}, nil},
-		{[]string{"--url", "http://127.0.0.1:9000", "--pid", "7"}, []string{"http://127.0.0.1:9000"}, []int{7}},
-		{[]string{"--urls", "http://127.0.0.1:9000"}, []string{"http://127.0.0.1:9000"}, nil},
-		{[]string{"--urls", "http://127.0.0.1:1, http://127.0.0.1:2,http://127.0.0.1:3", "--pids", "11,12, 13"},
-			[]string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"}, []int{11, 12, 13}},
-		{[]string{"--urls", "http://127.0.0.1:1", "--pid", "5"}, []string{"http://127.0.0.1:1"}, []int{5}},
+		{nil, []string{"http://127.0.0.1:8000"}, nil, nil},
+		{[]string{"--url", "http://127.0.0.1:9000", "--pid", "7"}, []string{"http://127.0.0.1:9000"}, []int{7}, nil},
+		{[]string{"--urls", "http://127.0.0.1:9000"}, []string{"http://127.0.0.1:9000"}, nil, nil},
+		{[]string{"--urls", "http://127.0.0.1:1, http://127.0.0.1:2,http://127.0.0.1:3", "--pids", "11,12, 13", "--service-pids", "20,21"},
+			[]string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"}, []int{11, 12, 13}, []int{20, 21}},
+		{[]string{"--urls", "http://127.0.0.1:1", "--pid", "5"}, []string{"http://127.0.0.1:1"}, []int{5}, nil},
 	} {
-		urls, pids, err := resolveArgs(t, tc.args...)
-		if err != nil || !slices.Equal(urls, tc.urls) || !slices.Equal(pids, tc.pids) {
-			t.Errorf("%v: got %v %v %v; want %v %v", tc.args, urls, pids, err, tc.urls, tc.pids)
+		tg, err := resolveArgs(t, tc.args...)
+		if err != nil || !slices.Equal(tg.urls, tc.urls) || !slices.Equal(tg.pids, tc.pids) || !slices.Equal(tg.services, tc.services) {
+			t.Errorf("%v: got %+v, %v; want %v %v %v", tc.args, tg, err, tc.urls, tc.pids, tc.services)
 		}
 	}
 }
@@ -105,8 +105,9 @@ func TestResolveTargetsRefusesInconsistentFlags(t *testing.T) {
 		{[]string{"--urls", "http://127.0.0.1:1,http://127.0.0.1:2", "--pids", "3,x"}, `"x" is not a process id`},
 		{[]string{"--urls", "http://127.0.0.1:1,http://127.0.0.1:2", "--pids", "3,-4"}, `"-4" is not a process id`},
 		{[]string{"--urls", "http://127.0.0.1:1,http://127.0.0.1:2", "--pid", "3"}, "give --pids"},
+		{[]string{"--service-pids", "1,0"}, `--service-pids: "0" is not a process id`},
 	} {
-		_, _, err := resolveArgs(t, tc.args...)
+		_, err := resolveArgs(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got error %v; want one containing %q", tc.args, err, tc.want)
 		}

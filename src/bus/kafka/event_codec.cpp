@@ -60,8 +60,7 @@ Result<Event> decode_delivery(const json::object& obj) {
   store::InboxEntry entry;
   if (!read_string(*e, "owner", entry.owner)) return malformed("entry needs a string \"owner\"");
   if (!read_uint(*e, "seq", entry.seq)) return malformed("entry needs an integer \"seq\" >= 0");
-  if (!read_string(*e, "msg_id", entry.msg_id))
-    return malformed("entry needs a string \"msg_id\"");
+  if (!read_string(*e, "msg_id", entry.msg_id)) return malformed("entry needs a string \"msg_id\"");
   if (!read_string(*e, "from", entry.from)) return malformed("entry needs a string \"from\"");
   if (!read_string(*e, "to", entry.to)) return malformed("entry needs a string \"to\"");
   if (!read_string(*e, "body", entry.body)) return malformed("entry needs a string \"body\"");
@@ -90,21 +89,22 @@ std::string encode_event(const Event& event) {
       Overloaded{
           [](const Delivery& d) {
             const store::InboxEntry& e = d.entry;
-            return json::serialize(json::object{
-                {"type", "delivery"},
-                {"entry", json::object{{"owner", e.owner},
-                                       {"seq", e.seq},
-                                       {"msg_id", e.msg_id},
-                                       {"from", e.from},
-                                       {"to", e.to},
-                                       {"body", e.body},
-                                       {"ts", e.ts}}}});
+            return json::serialize(json::object{{"type", "delivery"},
+                                                {"entry", json::object{{"owner", e.owner},
+                                                                       {"seq", e.seq},
+                                                                       {"msg_id", e.msg_id},
+                                                                       {"from", e.from},
+                                                                       {"to", e.to},
+                                                                       {"body", e.body},
+                                                                       {"ts", e.ts}}}});
           },
           [](const Typing& t) {
-            return json::serialize(json::object{{"type", "typing"}, {"from", t.from}, {"to", t.to}});
+            return json::serialize(
+                json::object{{"type", "typing"}, {"from", t.from}, {"to", t.to}});
           },
           [](const UserDeleted& u) {
-            return json::serialize(json::object{{"type", "user_deleted"}, {"username", u.username}});
+            return json::serialize(
+                json::object{{"type", "user_deleted"}, {"username", u.username}});
           },
       },
       event);

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string_view>
@@ -32,13 +34,14 @@ constexpr int kMaxRecordsPerTurn = 1000;
 // 5 s when all is well, every second from a fault until the recovery.
 constexpr milliseconds kCheckInterval = 5s;
 constexpr milliseconds kDegradedCheckInterval = 1s;
-constexpr milliseconds kCheckTimeout = 500ms;
+constexpr milliseconds kCheckTimeout = 1s;
 constexpr milliseconds kMinCheckSpacing = 200ms;
 constexpr milliseconds kAdminTimeout = 5s;
 // Re-creating our topic blocks the bus thread: shorter. If the cluster completes the creation
 // later, the next check finds the topic.
 constexpr milliseconds kRecreateTimeout = 2s;
 constexpr milliseconds kFlushTimeout = 1s;
+constexpr milliseconds kConsumerDestroyTimeout = 2s;
 // A notification older than this is worthless: the store has the entry, the catch-up sends it.
 constexpr int kMessageTimeoutMs = 10'000;
 constexpr milliseconds kWarnPeriod = 10s;
@@ -88,14 +91,17 @@ struct TopicCheck {
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;  // why, unless exists
 };
 
-// Blocks up to `timeout`. Uses the consumer's handle so that what it learns (a missing topic)
-// also reaches the consumer's view at once.
-TopicCheck check_topic(rd_kafka_t* rk, rd_kafka_topic_t* rkt, milliseconds timeout) {
+// Blocks up to `timeout`. Asked on the producer's handle: a broker answers the requests of one
+// connection in order, and the consumer's connection is mostly waiting on a fetch (up to
+// fetch.wait.max.ms, 500 ms), which would delay the answer by as much.
+TopicCheck check_topic(rd_kafka_t* producer, const std::string& name, milliseconds timeout) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(producer, name.c_str(), nullptr);
+  if (!rkt) return {TopicCheck::State::unusable, rd_kafka_last_error()};
   const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, to_int_ms(timeout));
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(producer, 0, rkt, &md, to_int_ms(timeout));
+  rd_kafka_topic_destroy(rkt);
   if (err) return {TopicCheck::State::unreachable, err};
   TopicCheck result{TopicCheck::State::missing, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART};
-  const std::string_view name = rd_kafka_topic_name(rkt);
   for (int i = 0; i < md->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& t = md->topics[i];
     if (name != t.topic) continue;
@@ -156,7 +162,8 @@ rd_kafka_resp_err_t topic_result_error(const rd_kafka_topic_result_t** topics, s
 rd_kafka_resp_err_t create_topic(rd_kafka_t* rk, const std::string& topic, milliseconds timeout,
                                  std::string& why) {
   char errstr[512] = "";
-  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), 1, -1, errstr, sizeof errstr);
+  rd_kafka_NewTopic_t* new_topic =
+      rd_kafka_NewTopic_new(topic.c_str(), 1, -1, errstr, sizeof errstr);
   if (!new_topic) {
     why = errstr;
     return RD_KAFKA_RESP_ERR__INVALID_ARG;
@@ -168,8 +175,8 @@ rd_kafka_resp_err_t create_topic(rd_kafka_t* rk, const std::string& topic, milli
       },
       [](rd_kafka_event_t* event, std::string& why) {
         size_t count = 0;
-        const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(
-            rd_kafka_event_CreateTopics_result(event), &count);
+        const rd_kafka_topic_result_t** topics =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
         return topic_result_error(topics, count, why);
       });
   rd_kafka_NewTopic_destroy(new_topic);
@@ -186,8 +193,8 @@ rd_kafka_resp_err_t delete_topic(rd_kafka_t* rk, const std::string& topic, milli
       },
       [](rd_kafka_event_t* event, std::string& why) {
         size_t count = 0;
-        const rd_kafka_topic_result_t** topics = rd_kafka_DeleteTopics_result_topics(
-            rd_kafka_event_DeleteTopics_result(event), &count);
+        const rd_kafka_topic_result_t** topics =
+            rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &count);
         return topic_result_error(topics, count, why);
       });
   rd_kafka_DeleteTopic_destroy(target);
@@ -208,7 +215,7 @@ rd_kafka_resp_err_t assign(rd_kafka_t* consumer, const std::string& topic, int64
 void log_from_librdkafka(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
   // syslog levels. librdkafka reports every failed connection at LOG_ERR; while Kafka is down
   // that is expected, and the bus says so once itself.
-  const log::Level ours = level <= 4 ? log::Level::warn
+  const log::Level ours = level <= 4   ? log::Level::warn
                           : level <= 6 ? log::Level::info
                                        : log::Level::debug;
   log::at(ours, "kafka: ", rd_kafka_name(rk), ": ", facility, ": ", text);
@@ -238,22 +245,26 @@ std::string KafkaBus::topic_for(const std::string& prefix, const std::string& no
   return name;
 }
 
-// The state of one bus. Members marked "bus thread" are touched only by the bus thread, or by
-// start()/stop() while that thread does not run; librdkafka calls the callbacks below only from
-// the threads that poll (the bus thread, and stop() after it joined it).
+// The state of one bus, owned by its KafkaBus. Members marked "bus thread" are touched only by
+// the bus thread, or by start()/stop() while that thread does not run: librdkafka calls the
+// callbacks below (delivery reports, errors) only from the threads that poll its queues, which
+// are the bus thread and stop() once it has joined it. The log callback may run on any of
+// librdkafka's threads and touches nothing here.
 struct KafkaBus::Impl {
-  explicit Impl(KafkaOptions o) : options(std::move(o)), topic(topic_for(options.topic_prefix, options.node_id)) {}
+  explicit Impl(KafkaOptions o)
+      : options(std::move(o)), topic(topic_for(options.topic_prefix, options.node_id)) {}
 
   const KafkaOptions options;
   const std::string topic;  // this instance's
 
-  Handler handler;                     // set once by subscribe(), before use
+  Handler handler;  // set once by subscribe(), before use
   std::atomic<bool> has_handler{false};
   std::function<void()> on_recovered;  // set before start()
 
   std::mutex lifecycle;  // serializes start() and stop()
   bool running = false;  // guarded by lifecycle
   std::thread thread;
+  std::atomic<std::thread::id> bus_thread{};  // to refuse stop() from a handler
   std::atomic<bool> stopping{false};
 
   // publish() and delete_topic_of() use the producer under a shared lock; stop() and the
@@ -261,23 +272,23 @@ struct KafkaBus::Impl {
   mutable std::shared_mutex clients_mutex;
   rd_kafka_t* producer = nullptr;  // guarded by clients_mutex (written by the bus thread)
   rd_kafka_t* consumer = nullptr;  // bus thread
-  rd_kafka_topic_t* own_topic = nullptr;  // the consumer's handle on `topic`; bus thread
 
   std::atomic<uint64_t> published{0};
   std::atomic<uint64_t> consumed{0};
   std::atomic<uint64_t> publish_failures{0};
-  std::atomic<Health> health{Health::stopped};
+  std::atomic<Health> health{Health::stopped};  // written by the bus thread, start(), stop()
 
   // Bus thread.
   bool active = false;  // the bus thread runs: faults change the state below only then
   bool contact_lost = false;
-  std::string suspicion;  // the first signal since the last check that something is wrong
-  SteadyClock::time_point last_check{};
   bool topic_missing = false;
-  int64_t position = 0;  // the offset of our topic to read next
+  std::string suspicion;  // the first signal since the last check that something is wrong
+  int64_t position = 0;   // the offset of our topic to read next
+  SteadyClock::time_point last_check{};
   SteadyClock::time_point next_check{};
-  std::atomic<bool> producer_failed{false};  // set from the error callback
+  std::atomic<bool> producer_failed{false};  // set by the error callback
 
+  // Rate limits of warnings that can repeat with every record.
   LogLimiter failure_log{kWarnPeriod};
   LogLimiter record_log{kWarnPeriod};
   LogLimiter error_log{kWarnPeriod};
@@ -346,10 +357,10 @@ struct KafkaBus::Impl {
       static_cast<Impl*>(self)->on_client_error(rk, static_cast<rd_kafka_resp_err_t>(err), reason);
     });
     if (type == RD_KAFKA_PRODUCER) {
-      rd_kafka_conf_set_dr_msg_cb(
-          conf, [](rd_kafka_t*, const rd_kafka_message_t* message, void* self) {
-            static_cast<Impl*>(self)->on_delivery(*message);
-          });
+      rd_kafka_conf_set_dr_msg_cb(conf,
+                                  [](rd_kafka_t*, const rd_kafka_message_t* message, void* self) {
+                                    static_cast<Impl*>(self)->on_delivery(*message);
+                                  });
     }
     char errstr[512];
     rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
@@ -363,19 +374,32 @@ struct KafkaBus::Impl {
   // Waits up to `timeout` for what is queued, then drops the rest (counted by its reports).
   void flush_and_destroy_producer(rd_kafka_t* rk, milliseconds timeout) {
     if (rd_kafka_flush(rk, to_int_ms(timeout)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      log::warn("kafka: dropping ", rd_kafka_outq_len(rk),
-                " records not acknowledged within ", seconds_text(timeout));
+      log::warn("kafka: dropping ", rd_kafka_outq_len(rk), " records not acknowledged within ",
+                seconds_text(timeout));
       rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
       rd_kafka_flush(rk, 100);  // serves the purged records' reports
     }
     rd_kafka_destroy(rk);
   }
 
-  void destroy_consumer(rd_kafka_t* rk, rd_kafka_topic_t* rkt) {
-    if (rkt) rd_kafka_topic_destroy(rkt);
+  void destroy_consumer(rd_kafka_t* rk) {
     if (!rk) return;
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    rd_kafka_consumer_close(rk);  // may call our callbacks: on this thread, while we exist
+    // librdkafka 2.0.2 cannot always finish destroying a consumer whose partition was deleted
+    // while it read it (a reference cycle through the partition's queue, fixed in 2.6.1:
+    // librdkafka#4724): rd_kafka_destroy() then never returns. Give it a bounded time and
+    // leave the rest to the process's exit. After the close above it calls none of our
+    // callbacks that use `this` (the log callback does not).
+    auto destroyed = std::make_shared<std::promise<void>>();
+    std::future<void> done = destroyed->get_future();
+    std::thread([rk, destroyed] {
+      rd_kafka_destroy(rk);
+      destroyed->set_value();
+    }).detach();
+    if (done.wait_for(kConsumerDestroyTimeout) == std::future_status::timeout)
+      log::warn("kafka: the consumer of ", topic, " did not shut down within ",
+                seconds_text(kConsumerDestroyTimeout),
+                " (librdkafka 2.0.2 after its topic was deleted); leaving it to the exit");
   }
 
   // ---------------------------------------------------------------- start
@@ -395,9 +419,8 @@ struct KafkaBus::Impl {
       return make_error(Errc::internal, "kafka: consumer: " + error);
     }
     rd_kafka_poll_set_consumer(new_consumer);  // its errors and logs come with its records
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(new_consumer, topic.c_str(), nullptr);
     auto fail = [&](Errc code, std::string message) {
-      destroy_consumer(new_consumer, rkt);
+      destroy_consumer(new_consumer);
       rd_kafka_destroy(new_producer);
       return make_error(code, std::move(message));
     };
@@ -410,7 +433,7 @@ struct KafkaBus::Impl {
       const auto remaining =
           std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
       if (remaining <= 0ms) break;
-      const TopicCheck check = check_topic(new_consumer, rkt, remaining);
+      const TopicCheck check = check_topic(new_producer, topic, remaining);
       switch (check.state) {
         case TopicCheck::State::unreachable:
           last_error = rd_kafka_err2str(check.err);
@@ -425,7 +448,8 @@ struct KafkaBus::Impl {
               create_topic(new_producer, topic, std::min(remaining, kAdminTimeout), why);
           if (!err) log::info("kafka: created topic ", topic);
           // Created or not, look again: metadata may lag behind creation.
-          if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) last_error = "creating it: " + why;
+          if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            last_error = "creating it: " + why;
           break;
         }
         case TopicCheck::State::unusable:
@@ -439,8 +463,8 @@ struct KafkaBus::Impl {
       return fail(Errc::unavailable,
                   "kafka: cannot reach " + options.brokers + within + ": " + last_error);
     if (!exists)
-      return fail(Errc::unavailable, "kafka: topic " + topic + " is not usable" + within + ": " +
-                                         last_error);
+      return fail(Errc::unavailable,
+                  "kafka: topic " + topic + " is not usable" + within + ": " + last_error);
 
     // 2. Fix where to read: the end of the topic now. What was sent to this instance while it
     //    was down is in the store, and the instance starts with no connections anyway.
@@ -450,7 +474,7 @@ struct KafkaBus::Impl {
       const auto remaining =
           std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
       const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-          new_consumer, topic.c_str(), 0, &low, &high, to_int_ms(std::max(remaining, 1ms)));
+          new_producer, topic.c_str(), 0, &low, &high, to_int_ms(std::max(remaining, 1ms)));
       if (!err) break;
       if (SteadyClock::now() >= deadline)
         return fail(Errc::unavailable, "kafka: cannot read the end of topic " + topic + within +
@@ -466,7 +490,6 @@ struct KafkaBus::Impl {
       producer = new_producer;
     }
     consumer = new_consumer;
-    own_topic = rkt;
     position = high;
     contact_lost = topic_missing = false;
     next_check = SteadyClock::now() + kCheckInterval;
@@ -481,6 +504,10 @@ struct KafkaBus::Impl {
   // ---------------------------------------------------------------- stop
 
   void stop() {
+    if (std::this_thread::get_id() == bus_thread.load()) {
+      log::error("kafka: stop() called from the bus's own thread (a handler); ignored");
+      return;
+    }
     std::lock_guard lock(lifecycle);
     if (!running) return;
     stopping = true;
@@ -492,7 +519,7 @@ struct KafkaBus::Impl {
       old_producer = std::exchange(producer, nullptr);
     }
     flush_and_destroy_producer(old_producer, kFlushTimeout);
-    destroy_consumer(std::exchange(consumer, nullptr), std::exchange(own_topic, nullptr));
+    destroy_consumer(std::exchange(consumer, nullptr));
     health = Health::stopped;
   }
 
@@ -544,8 +571,7 @@ struct KafkaBus::Impl {
   void count_failure(std::string_view destination, std::string_view why) {
     publish_failures.fetch_add(1, std::memory_order_relaxed);
     if (const auto left_out = failure_log.admit()) {
-      log::warn("kafka: dropped a record for ", destination, ": ", why,
-                left_out_text(*left_out));
+      log::warn("kafka: dropped a record for ", destination, ": ", why, left_out_text(*left_out));
     }
   }
 
@@ -558,7 +584,8 @@ struct KafkaBus::Impl {
     std::string why;
     const rd_kafka_resp_err_t err = delete_topic(producer, target, kAdminTimeout, why);
     if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return Ok{};
-    if (err) return make_error(Errc::unavailable, "kafka: cannot delete topic " + target + ": " + why);
+    if (err)
+      return make_error(Errc::unavailable, "kafka: cannot delete topic " + target + ": " + why);
     log::info("kafka: deleted topic ", target);
     return Ok{};
   }
@@ -567,6 +594,7 @@ struct KafkaBus::Impl {
 
   void run() {
     pthread_setname_np(pthread_self(), "chat-kafka");
+    bus_thread = std::this_thread::get_id();
     while (!stopping.load(std::memory_order_relaxed)) {
       if (producer_failed.exchange(false)) replace_producer();
       rd_kafka_poll(producer, 0);  // delivery reports and the producer's errors
@@ -726,7 +754,7 @@ struct KafkaBus::Impl {
   // Admin request while the topic is missing), which only happens every few seconds or while
   // nothing flows anyway.
   void check() {
-    const TopicCheck result = check_topic(consumer, own_topic, kCheckTimeout);
+    const TopicCheck result = check_topic(producer, topic, kCheckTimeout);
     last_check = SteadyClock::now();
     const std::string after = suspicion.empty() ? "" : " (after: " + suspicion + ")";
     suspicion.clear();
@@ -791,7 +819,7 @@ struct KafkaBus::Impl {
     int64_t low = 0;
     int64_t high = 0;
     const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        consumer, topic.c_str(), 0, &low, &high, to_int_ms(kCheckTimeout));
+        producer, topic.c_str(), 0, &low, &high, to_int_ms(kCheckTimeout));
     if (err) return false;
     const int64_t from = resume_offset(position, low, high);
     if (const rd_kafka_resp_err_t assigned = assign(consumer, topic, from)) {

@@ -14,13 +14,14 @@
 namespace chat::bus {
 
 struct KafkaOptions {
-  std::string brokers;               // host:port[,host:port...]
+  std::string brokers;  // host:port[,host:port...]
   std::string topic_prefix = "chat";
-  std::string node_id;               // this instance; its topic is <prefix>.node.<node_id>
+  std::string node_id;  // this instance; its topic is <prefix>.node.<node_id>
   std::chrono::milliseconds linger{3};
   // How long start() waits for the cluster before giving up.
   std::chrono::milliseconds start_timeout{30'000};
-  // Extra librdkafka properties for both clients (tests use "test.mock.num.brokers").
+  // Extra librdkafka properties for both clients, applied after the bus's own (so they override
+  // them; the tests shorten timeouts for librdkafka's mock cluster).
   std::vector<std::pair<std::string, std::string>> properties;
 };
 
@@ -38,6 +39,7 @@ struct KafkaOptions {
 //
 // Threading: one thread of the bus serves the producer's delivery reports and the consumer, and
 // calls the handler for consumed records. Thread-safe after start(); the handler must not block.
+// subscribe() and on_recovered() come before start(); stop() never from the bus's callbacks.
 class KafkaBus final : public Bus {
  public:
   static std::string topic_for(const std::string& prefix, const std::string& node_id);
@@ -56,7 +58,8 @@ class KafkaBus final : public Bus {
   // (the end of the topic now) and starts consuming. unavailable when the cluster cannot be
   // reached within start_timeout.
   Status start();
-  // Flushes what is queued (bounded by a second) and stops consuming. Idempotent.
+  // Flushes what is queued (bounded by a second) and stops consuming. Idempotent; the
+  // destructor calls it.
   void stop();
 
   // Deletes the topic of another instance (a dead one). A missing topic is not an error.

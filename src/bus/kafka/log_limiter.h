@@ -33,9 +33,9 @@ class LogLimiter {
  private:
   const std::chrono::milliseconds period_;
   std::mutex mutex_;
-  bool logged_once_ = false;         // guarded by mutex_
-  SteadyClock::time_point next_{};   // guarded by mutex_
-  uint64_t left_out_ = 0;            // guarded by mutex_
+  bool logged_once_ = false;        // guarded by mutex_
+  SteadyClock::time_point next_{};  // guarded by mutex_
+  uint64_t left_out_ = 0;           // guarded by mutex_
 };
 
 }  // namespace chat::bus

@@ -129,11 +129,15 @@ Writer::Writer(std::shared_ptr<Connector> connector, std::unique_ptr<Connection>
                std::size_t max_batch)
     : connector_(std::move(connector)),
       db_(std::move(connection)),
-      max_batch_(std::max<std::size_t>(max_batch, 1)),
-      thread_([this] {
-        pthread_setname_np(pthread_self(), "chat-pg-writer");  // visible in top -H, perf, gdb
-        run();
-      }) {}
+      queue_(
+          max_batch, "chat-pg-writer", [this](std::vector<Job>& batch) { run_batch(batch); },
+          [](Job& job) {
+            std::visit(
+                [](auto& j) {
+                  if constexpr (requires { j.done; }) j.done(shut_down());
+                },
+                job);
+          }) {}
 
 Writer::~Writer() { drain(); }
 
@@ -157,50 +161,9 @@ void Writer::detach(std::string user, std::string node) {
   submit(DetachJob{std::move(user), std::move(node)});
 }
 
-void Writer::drain() {
-  std::call_once(drain_once_, [this] {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  });
-}
+void Writer::drain() { queue_.drain(); }
 
-void Writer::submit(Job job) {
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(std::move(job));
-      wake_.notify_one();
-      return;
-    }
-  }
-  // Outside the lock: the callback may call back into the store.
-  std::visit(
-      [](auto& j) {
-        if constexpr (requires { j.done; }) j.done(shut_down());
-      },
-      job);
-}
-
-void Writer::run() {
-  std::vector<Job> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping, and everything accepted has been answered
-      const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), max_batch_));
-      batch.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.begin() + n));
-      queue_.erase(queue_.begin(), queue_.begin() + n);
-    }
-    run_batch(batch);
-    batch.clear();
-  }
-}
+void Writer::submit(Job job) { queue_.submit(std::move(job)); }
 
 void Writer::run_batch(std::span<Job> batch) {
   // Split into runs of user operations and runs of everything else, applied in queue order, each

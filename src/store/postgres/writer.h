@@ -16,6 +16,7 @@
 
 #include "store/postgres/connection.h"
 #include "store/postgres/connector.h"
+#include "store/batching_queue.h"
 #include "store/store.h"
 
 namespace chat::store::postgres {
@@ -95,7 +96,6 @@ class Writer {
   };
 
   void submit(Job job);
-  void run();
   void run_batch(std::span<Job> batch);
   void run_appends(std::span<Job> jobs);
   void run_user_ops(std::span<Job> jobs);
@@ -111,16 +111,9 @@ class Writer {
 
   const std::shared_ptr<Connector> connector_;
   std::unique_ptr<Connection> db_;  // used by the writer thread only; null while disconnected
-  const std::size_t max_batch_;
   std::atomic<uint64_t> commits_{0};
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Job> queue_;  // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-
-  std::once_flag drain_once_;
-  std::thread thread_;  // last, so that it starts after everything above exists
+  BatchingQueue<Job> queue_;  // last: its thread starts once everything above exists
 };
 
 }  // namespace chat::store::postgres

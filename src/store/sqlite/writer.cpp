@@ -27,11 +27,15 @@ Error shut_down() { return make_error(Errc::unavailable, "sqlite store: shut dow
 
 Writer::Writer(std::unique_ptr<Connection> db, std::size_t max_batch)
     : db_(std::move(db)),
-      max_batch_(std::max<std::size_t>(max_batch, 1)),
-      thread_([this] {
-        pthread_setname_np(pthread_self(), "chat-writer");  // visible in top -H, perf, gdb
-        run();
-      }) {}
+      queue_(
+          max_batch, "chat-writer", [this](std::vector<Job>& batch) { run_batch(batch); },
+          [](Job& job) {
+            std::visit(
+                [](auto& j) {
+                  if constexpr (requires { j.done; }) j.done(shut_down());
+                },
+                job);
+          }) {}
 
 Writer::~Writer() { drain(); }
 
@@ -51,50 +55,9 @@ void Writer::touch_last_seen(std::string username, int64_t now_ms) {
   submit(TouchJob{std::move(username), now_ms, std::nullopt});
 }
 
-void Writer::drain() {
-  std::call_once(drain_once_, [this] {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  });
-}
+void Writer::drain() { queue_.drain(); }
 
-void Writer::submit(Job job) {
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(std::move(job));
-      wake_.notify_one();
-      return;
-    }
-  }
-  // Outside the lock: the callback may call back into the store.
-  std::visit(
-      [](auto& j) {
-        if constexpr (requires { j.done; }) j.done(shut_down());
-      },
-      job);
-}
-
-void Writer::run() {
-  std::vector<Job> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping, and everything accepted has been answered
-      const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), max_batch_));
-      batch.assign(std::make_move_iterator(queue_.begin()),
-                   std::make_move_iterator(queue_.begin() + n));
-      queue_.erase(queue_.begin(), queue_.begin() + n);
-    }
-    run_batch(batch);
-    batch.clear();
-  }
-}
+void Writer::submit(Job job) { queue_.submit(std::move(job)); }
 
 void Writer::run_batch(std::vector<Job>& batch) {
   Status status = db_->run("BEGIN IMMEDIATE");

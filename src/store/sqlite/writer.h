@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/sqlite/connection.h"
+#include "store/batching_queue.h"
 #include "store/store.h"
 
 namespace chat::store::sqlite {
@@ -71,7 +72,6 @@ class Writer {
   using Job = std::variant<AppendJob, CreateUserJob, DeleteUserJob, TouchJob>;
 
   void submit(Job job);
-  void run();
   void run_batch(std::vector<Job>& batch);
   template <typename J>
   Status apply_in_savepoint(J& job);
@@ -85,16 +85,9 @@ class Writer {
                                   const std::string& peer);
 
   std::unique_ptr<Connection> db_;  // used by the writer thread only
-  const std::size_t max_batch_;
   std::atomic<uint64_t> commits_{0};
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Job> queue_;  // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
-
-  std::once_flag drain_once_;
-  std::thread thread_;  // last, so that it starts after everything above exists
+  BatchingQueue<Job> queue_;  // last: its thread starts once everything above exists
 };
 
 }  // namespace chat::store::sqlite

@@ -3,7 +3,7 @@ the shared store, and the inbox outlives the process."""
 
 import secrets
 
-from cluster_harness import FAST, psql, require_services, with_database, DATABASE_URL
+from cluster_harness import DATABASE_URL, FAST, drop_database, psql, require_services, with_database
 from conftest import close_all
 
 
@@ -40,4 +40,4 @@ async def test_one_node_on_postgres_without_kafka_serves_and_keeps_its_inboxes(s
         await b.close()
         s.stop()
     finally:
-        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop_database(database)

@@ -15,18 +15,17 @@ namespace {
 
 // One line per event, so that a mismatch shows every field at once.
 std::string describe(const Event& event) {
-  return std::visit(
-      Overloaded{
-          [](const Delivery& d) {
-            const store::InboxEntry& e = d.entry;
-            return "delivery owner=" + e.owner + " seq=" + std::to_string(e.seq) +
-                   " msg_id=" + e.msg_id + " from=" + e.from + " to=" + e.to + " body=" + e.body +
-                   " ts=" + std::to_string(e.ts);
-          },
-          [](const Typing& t) { return "typing from=" + t.from + " to=" + t.to; },
-          [](const UserDeleted& u) { return "user_deleted username=" + u.username; },
-      },
-      event);
+  return std::visit(Overloaded{
+                        [](const Delivery& d) {
+                          const store::InboxEntry& e = d.entry;
+                          return "delivery owner=" + e.owner + " seq=" + std::to_string(e.seq) +
+                                 " msg_id=" + e.msg_id + " from=" + e.from + " to=" + e.to +
+                                 " body=" + e.body + " ts=" + std::to_string(e.ts);
+                        },
+                        [](const Typing& t) { return "typing from=" + t.from + " to=" + t.to; },
+                        [](const UserDeleted& u) { return "user_deleted username=" + u.username; },
+                    },
+                    event);
 }
 
 Event delivery(std::string body, uint64_t seq = 7, int64_t ts = 1'700'000'000'123) {
@@ -87,7 +86,7 @@ void PrintTo(const Refusal& c, std::ostream* os) { *os << c.name; }
 // A valid delivery, except that `field` has the JSON text `replacement` ("": the field is absent).
 std::string delivery_with(const std::string& field, const std::string& replacement) {
   const std::vector<std::pair<std::string, std::string>> fields{
-      {"owner", R"("bob")"}, {"seq", "1"},     {"msg_id", R"("m")"}, {"from", R"("alice")"},
+      {"owner", R"("bob")"}, {"seq", "1"},        {"msg_id", R"("m")"}, {"from", R"("alice")"},
       {"to", R"("bob")"},    {"body", R"("hi")"}, {"ts", "5"}};
   std::string entry;
   for (const auto& [name, value] : fields) {

@@ -21,12 +21,15 @@
 #include "base/clock.h"
 #include "base/overloaded.h"
 
-// The Kafka bus against librdkafka 2.0.2's mock cluster. What the mock does not have, and how
-// the tests stand in for it:
-//   - no CreateTopics/DeleteTopics: topics are made with rd_kafka_mock_topic_create, as an
-//     operator would, before the instance starts (the bus finds its topic there);
-//   - no topic deletion: a deleted topic is a topic error in the mock's metadata
-//     (rd_kafka_mock_topic_set_error), lifted again once the bus has noticed.
+// The Kafka bus against librdkafka 2.0.2's mock cluster (one per test, shared by its instances
+// through bootstrap.servers). What the mock does differently, and how the tests deal with it:
+//   - no CreateTopics/DeleteTopics (the requests wait for a controller that does not exist):
+//     topics are made with rd_kafka_mock_topic_create before the instance starts, as an
+//     operator would, and the bus finds its topic there;
+//   - it speaks Metadata v0-2 only, so it creates any topic a metadata request names;
+//   - no topic deletion: a deleted topic is a topic error in its metadata
+//     (rd_kafka_mock_topic_set_error), lifted again once the bus has noticed;
+//   - it answers an empty fetch only after the whole fetch.wait.max.ms: the instances wait 10 ms.
 namespace chat::bus {
 namespace {
 
@@ -182,6 +185,11 @@ class Instance {
     bus_.on_recovered([this] { ++recoveries_; });
   }
 
+  // The bus thread calls into the members below: it stops before they go.
+  ~Instance() { bus_.stop(); }
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
   KafkaBus& bus() { return bus_; }
   BusStats stats() const { return bus_.stats(); }
   int recoveries() const { return recoveries_; }
@@ -211,8 +219,8 @@ class Instance {
 class KafkaBusTest : public testing::Test {
  protected:
   // Creates the instance's topic in the mock (which cannot create topics itself) and starts it.
-  std::unique_ptr<Instance> start(const std::string& node,
-                                  std::vector<std::pair<std::string, std::string>> properties = {}) {
+  std::unique_ptr<Instance> start(
+      const std::string& node, std::vector<std::pair<std::string, std::string>> properties = {}) {
     cluster_.create_topic_of(node);
     return start_without_topic(node, std::move(properties));
   }
@@ -260,8 +268,8 @@ TEST_F(KafkaBusTest, APublishForNoOtherInstanceProducesNoRecord) {
   EXPECT_EQ(a->stats().published, 1u);
   EXPECT_EQ(a->stats().consumed, 0u);
   EXPECT_EQ(b->stats().consumed, 1u);
-  EXPECT_EQ(a->received(),
-            (Received{"typing alice>nobody-elsewhere", "typing alice>only-here", "typing alice>marker"}));
+  EXPECT_EQ(a->received(), (Received{"typing alice>nobody-elsewhere", "typing alice>only-here",
+                                     "typing alice>marker"}));
 }
 
 TEST_F(KafkaBusTest, StatsCountOneRecordPerDestinationInstance) {
@@ -346,9 +354,8 @@ TEST_F(KafkaBusTest, AfterABrokerOutageTheBusReportsTheRecoveryAndDeliversAgain)
   EXPECT_EQ(b->bus().health(), KafkaBus::Health::ok);
 
   // The record published during the outage is delivered late or counted as a failure.
-  EXPECT_TRUE(eventually([&] {
-    return b->has_received("typing alice>during") || a->stats().publish_failures >= 1;
-  }));
+  EXPECT_TRUE(eventually(
+      [&] { return b->has_received("typing alice>during") || a->stats().publish_failures >= 1; }));
   a->bus().publish(typing("after"), {"b"});
   EXPECT_TRUE(eventually([&] { return b->has_received("typing alice>after"); }));
   EXPECT_EQ(a->recoveries(), 1);
@@ -528,15 +535,17 @@ TEST_P(TopicForTest, MapsTheNodeIdToALegalTopicName) {
 INSTANTIATE_TEST_SUITE_P(
     NodeIds, TopicForTest,
     testing::Values(
-        TopicCase{"KeepsLegalCharacters", "chat", "host-1.example_A9", "chat.node.host-1.example_A9"},
-        TopicCase{"MapsSlashesColonsAndSpacesToUnderscores", "chat", "a/b:c d", "chat.node.a_b_c_d"},
+        TopicCase{"KeepsLegalCharacters", "chat", "host-1.example_A9",
+                  "chat.node.host-1.example_A9"},
+        TopicCase{"MapsSlashesColonsAndSpacesToUnderscores", "chat", "a/b:c d",
+                  "chat.node.a_b_c_d"},
         TopicCase{"MapsEachByteOfANonAsciiCharacter", "chat", "h\xC3\xA9", "chat.node.h__"},
         TopicCase{"MapsIllegalCharactersOfThePrefixToo", "my chat", "a", "my_chat.node.a"},
         TopicCase{"CutsANameAt249Characters", "chat", std::string(300, 'x'),
                   "chat.node." + std::string(239, 'x')}),
     [](const testing::TestParamInfo<TopicCase>& info) { return info.param.name; });
 
-TEST(TopicForTest, TwoIdsThatDifferOnlyInIllegalCharactersShareATopic) {
+TEST(TopicForCollisionTest, TwoIdsThatDifferOnlyInIllegalCharactersShareATopic) {
   // Documented: node ids must stay distinct after the mapping.
   EXPECT_EQ(KafkaBus::topic_for("chat", "a/b"), KafkaBus::topic_for("chat", "a:b"));
 }
