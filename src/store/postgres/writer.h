@@ -18,6 +18,7 @@
 #include "store/postgres/connector.h"
 #include "store/batching_queue.h"
 #include "store/store.h"
+#include "store/write_jobs.h"
 
 namespace chat::store::postgres {
 
@@ -62,23 +63,7 @@ class Writer {
   uint64_t commits() const { return commits_.load(); }
 
  private:
-  // Each job keeps its outcome until its transaction's fate is known.
-  struct AppendJob {
-    SendRequest request;
-    Callback<SendResult> done;
-    std::optional<Result<SendResult>> result;
-  };
-  struct CreateUserJob {
-    std::string username;
-    int64_t now_ms;
-    Callback<User> done;
-    std::optional<Result<User>> result;
-  };
-  struct DeleteUserJob {
-    std::string username;
-    Callback<Ok> done;
-    std::optional<Status> result;
-  };
+  // AppendJob, CreateUserJob and DeleteUserJob are in store/write_jobs.h.
   struct TouchJob {
     std::string username;
     int64_t now_ms;
