@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "store/store.h"
 
@@ -28,5 +29,25 @@ struct DeleteUserJob {
   Callback<Ok> done;
   std::optional<Status> result;
 };
+
+// Answers a queued job with `error` (jobs without a callback, such as touches, need no answer).
+template <typename Job>
+void fail_job(Job& job, const Error& error) {
+  std::visit(
+      [&error](auto& j) {
+        if constexpr (requires { j.done; }) j.done(error);
+      },
+      job);
+}
+
+// Runs a queued job's callback with the outcome it kept.
+template <typename Job>
+void answer_job(Job& job) {
+  std::visit(
+      [](auto& j) {
+        if constexpr (requires { j.done; }) j.done(std::move(*j.result));
+      },
+      job);
+}
 
 }  // namespace chat::store

@@ -131,13 +131,7 @@ Writer::Writer(std::shared_ptr<Connector> connector, std::unique_ptr<Connection>
       db_(std::move(connection)),
       queue_(
           max_batch, "chat-pg-writer", [this](std::vector<Job>& batch) { run_batch(batch); },
-          [](Job& job) {
-            std::visit(
-                [](auto& j) {
-                  if constexpr (requires { j.done; }) j.done(shut_down());
-                },
-                job);
-          }) {}
+          [](Job& job) { fail_job(job, shut_down()); }) {}
 
 Writer::~Writer() { drain(); }
 
@@ -183,13 +177,7 @@ void Writer::run_batch(std::span<Job> batch) {
     } else {
       run_appends(run);
     }
-    for (Job& job : run) {
-      std::visit(
-          [](auto& j) {
-            if constexpr (requires { j.done; }) j.done(std::move(*j.result));
-          },
-          job);
-    }
+    for (Job& job : run) answer_job(job);
     begin = end;
   }
 }

@@ -29,13 +29,7 @@ Writer::Writer(std::unique_ptr<Connection> db, std::size_t max_batch)
     : db_(std::move(db)),
       queue_(
           max_batch, "chat-writer", [this](std::vector<Job>& batch) { run_batch(batch); },
-          [](Job& job) {
-            std::visit(
-                [](auto& j) {
-                  if constexpr (requires { j.done; }) j.done(shut_down());
-                },
-                job);
-          }) {}
+          [](Job& job) { fail_job(job, shut_down()); }) {}
 
 Writer::~Writer() { drain(); }
 
@@ -72,24 +66,12 @@ void Writer::run_batch(std::vector<Job>& batch) {
     log::warn("sqlite store: a batch of ", batch.size(),
               " writes was rolled back: ", status.error().message);
     const Error failed = make_error(Errc::unavailable, status.error().message);
-    for (Job& job : batch) {
-      std::visit(
-          [&failed](auto& j) {
-            if constexpr (requires { j.done; }) j.done(failed);
-          },
-          job);
-    }
+    for (Job& job : batch) fail_job(job, failed);
     return;
   }
 
   commits_.fetch_add(1);
-  for (Job& job : batch) {
-    std::visit(
-        [](auto& j) {
-          if constexpr (requires { j.done; }) j.done(std::move(*j.result));
-        },
-        job);
-  }
+  for (Job& job : batch) answer_job(job);
 }
 
 template <typename J>
