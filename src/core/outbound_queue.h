@@ -7,9 +7,9 @@
 // be closed (4008): nothing is lost, because every durable frame is an inbox entry the client can
 // sync after it reconnects.
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace chat::core {
 
@@ -29,14 +29,14 @@ class OutboundQueue {
   // Puts a frame ahead of all queued ones (the `hello`, which must be first). Not capped.
   void push_front(Frame frame);
 
-  bool empty() const { return items_.empty(); }
+  bool empty() const { return head_ == items_.size(); }
   // The frame to write next; it stays counted until pop_front() once the write completed.
-  const Frame& front() const { return items_.front().frame; }
+  const Frame& front() const { return items_[head_].frame; }
   void pop_front();
   void clear();
 
   std::size_t bytes() const { return bytes_; }
-  std::size_t size() const { return items_.size(); }
+  std::size_t size() const { return items_.size() - head_; }
 
  private:
   struct Item {
@@ -48,7 +48,11 @@ class OutboundQueue {
 
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;
-  std::deque<Item> items_;
+  // items_[head_..] are queued. A vector rather than a deque: an idle connection's queue is empty,
+  // and an empty vector owns no memory (a deque allocates a block up front). Emptied, it gives its
+  // memory back unless it is small.
+  std::vector<Item> items_;
+  std::size_t head_ = 0;
 };
 
 }  // namespace chat::core

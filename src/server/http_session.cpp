@@ -84,7 +84,7 @@ void HttpSession::upgrade(Request req) {
   if (!ctx_.registry.reserve(user))
     return send(error_response(Errc::rate_limited, "too many connections for this user"), false);
 
-  auto session = std::make_shared<WsSession>(std::move(stream_), ctx_, std::move(*claims));
+  auto session = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(*claims));
   ctx_.registry.attach(user, session);
   session->start(std::move(req));
 }

@@ -1,6 +1,8 @@
 #include "server/ws_session.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
+#include <limits>
 
 #include "base/ids.h"
 #include "base/log.h"
@@ -13,17 +15,18 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
-WsSession::WsSession(beast::tcp_stream&& stream, ServerContext& ctx, auth::Claims claims)
-    : ws_(std::move(stream)),
+WsSession::WsSession(net::ip::tcp::socket&& socket, ServerContext& ctx, auth::Claims claims)
+    : ws_(std::move(socket)),
       ctx_(ctx),
       user_(std::move(claims.username)),
       connection_id_(random_hex(12)),
       exp_(claims.exp),
       queue_(ctx.options.max_outbound_bytes),
       bucket_(ctx.options.send_rate, ctx.options.send_burst),
-      ping_timer_(ws_.get_executor()),
-      expiry_timer_(ws_.get_executor()),
-      last_activity_(SteadyClock::now()) {}
+      timer_(ws_.get_executor()),
+      last_activity_(SteadyClock::now()) {
+  set_expiry(exp_);
+}
 
 WsSession::~WsSession() = default;
 
@@ -32,7 +35,6 @@ double WsSession::now_seconds() const {
 }
 
 void WsSession::start(Request request) {
-  beast::get_lowest_layer(ws_).expires_never();  // the websocket stream keeps its own time-outs
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = ctx_.options.handshake_timeout;
   timeouts.idle_timeout = websocket::stream_base::none();  // our ping timer decides idleness
@@ -74,8 +76,7 @@ void WsSession::on_accept(beast::error_code ec) {
         protocol::encode_hello({user_, connection_id_, ctx_.node_id, *head, exp_})));
     do_write();
     next_ping_ = SteadyClock::now() + ctx_.options.ping_interval;
-    arm_ping_timer();
-    arm_expiry_timer();
+    arm_timer();
   }
   do_read();
 }
@@ -83,10 +84,11 @@ void WsSession::on_accept(beast::error_code ec) {
 // ---- reading ---------------------------------------------------------------------------------
 
 void WsSession::do_read() {
-  ws_.async_read(read_buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  ws_.async_read_some(net::buffer(read_chunk_),
+                      beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
 }
 
-void WsSession::on_read(beast::error_code ec, std::size_t) {
+void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
   if (ec) {
     if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
         ec != net::error::eof)
@@ -95,17 +97,26 @@ void WsSession::on_read(beast::error_code ec, std::size_t) {
     return;
   }
   last_activity_ = SteadyClock::now();
-  if (!closing_) {
-    if (ws_.got_text()) {
-      const auto data = read_buffer_.cdata();
-      handle_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
-    } else {
-      reply_error(std::nullopt, Errc::bad_request,
-                  "binary frames are not supported; send JSON text");
-    }
+  const std::string_view chunk(read_chunk_.data(), bytes);
+  if (!ws_.is_message_done()) {
+    message_.append(chunk);  // the stream enforces the message size limit
+  } else if (message_.empty()) {
+    on_message(chunk);
+  } else {
+    message_.append(chunk);
+    on_message(message_);
+    std::string().swap(message_);  // idle connections keep no buffer
   }
-  read_buffer_.consume(read_buffer_.size());
   do_read();
+}
+
+void WsSession::on_message(std::string_view text) {
+  if (closing_) return;
+  if (ws_.got_text()) {
+    handle_text(text);
+  } else {
+    reply_error(std::nullopt, Errc::bad_request, "binary frames are not supported; send JSON text");
+  }
 }
 
 void WsSession::handle_text(std::string_view text) {
@@ -213,8 +224,8 @@ void WsSession::handle(const protocol::RefreshFrame& frame) {
     reply_error(std::nullopt, Errc::forbidden, "the token is for another user");
     return;
   }
-  exp_ = claims->exp;
-  arm_expiry_timer();
+  set_expiry(claims->exp);
+  arm_timer();
   reply(protocol::encode_refreshed(exp_));
 }
 
@@ -233,9 +244,10 @@ void WsSession::reply_error(std::optional<std::string_view> client_id, Errc code
 
 void WsSession::deliver_entry(uint64_t seq, core::OutboundQueue::Frame frame) {
   if (seq <= cursor_.delivered()) return;  // given already: skip the hop
-  net::post(ws_.get_executor(), [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
-    self->on_entry(seq, std::move(frame));
-  });
+  net::post(ws_.get_executor(),
+            [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
+              self->on_entry(seq, std::move(frame));
+            });
 }
 
 void WsSession::deliver(core::OutboundQueue::Frame frame) {
@@ -361,7 +373,8 @@ void WsSession::shut_down() {
 void WsSession::begin_close(uint16_t code, std::string reason, bool flush) {
   if (closing_ || finished_) return;
   closing_ = true;
-  close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+  close_code_ = code;
+  close_text_ = std::move(reason);
   if (!flush) {
     // Keep only a frame that is being written; the rest is in the inbox for the next sync.
     if (writing_) {
@@ -373,10 +386,8 @@ void WsSession::begin_close(uint16_t code, std::string reason, bool flush) {
     }
   }
   // A peer that never drains its socket must not hold the session forever.
-  expiry_timer_.expires_after(ctx_.options.handshake_timeout + std::chrono::seconds(1));
-  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->abort_socket();
-  });
+  close_deadline_ = SteadyClock::now() + ctx_.options.handshake_timeout + std::chrono::seconds(1);
+  arm_timer();
   if (accepted_ && !writing_) send_close_when_idle();
   if (!accepted_) abort_socket();
 }
@@ -384,34 +395,43 @@ void WsSession::begin_close(uint16_t code, std::string reason, bool flush) {
 void WsSession::send_close_when_idle() {
   if (close_sent_ || writing_ || !queue_.empty()) return;
   close_sent_ = true;
-  ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {
+  const websocket::close_reason reason(static_cast<websocket::close_code>(close_code_),
+                                       close_text_);
+  ws_.async_close(reason, [self = shared_from_this()](beast::error_code) {
     // The read loop sees the end of the stream and finishes the session.
   });
 }
 
 void WsSession::abort_socket() {
   beast::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  beast::get_lowest_layer(ws_).socket().close(ignored);
+  ws_.next_layer().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  ws_.next_layer().close(ignored);
 }
 
 // ---- timers ----------------------------------------------------------------------------------
 
-void WsSession::arm_ping_timer() {
-  // Wake for whichever comes first: the next ping, or the moment the peer has been idle too long.
-  ping_timer_.expires_at(std::min(next_ping_, last_activity_ + ctx_.options.idle_timeout));
-  ping_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->on_ping_timer();
+void WsSession::arm_timer() {
+  const auto wake =
+      closing_ ? close_deadline_
+               : std::min({next_ping_, last_activity_ + ctx_.options.idle_timeout, expires_at_});
+  timer_.expires_at(wake);  // cancels a wait still pending: its handler sees operation_aborted
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->on_timer();
   });
 }
 
-void WsSession::on_ping_timer() {
-  if (finished_ || closing_) return;
+void WsSession::on_timer() {
+  if (finished_) return;
   const auto now = SteadyClock::now();
+  if (closing_) {
+    if (now >= close_deadline_) return abort_socket();
+    return arm_timer();
+  }
+  if (now >= expires_at_) return begin_close(kCloseTokenExpired, "token expired", false);
   if (now - last_activity_ >= ctx_.options.idle_timeout) {
     log::debug("closing an idle connection of ", user_);
-    begin_close(static_cast<uint16_t>(websocket::close_code::going_away), "idle timeout", false);
-    return;
+    return begin_close(static_cast<uint16_t>(websocket::close_code::going_away), "idle timeout",
+                       false);
   }
   if (now >= next_ping_) {
     next_ping_ = now + ctx_.options.ping_interval;
@@ -421,30 +441,33 @@ void WsSession::on_ping_timer() {
           {}, [self = shared_from_this()](beast::error_code) { self->ping_pending_ = false; });
     }
   }
-  arm_ping_timer();
+  arm_timer();
 }
 
-void WsSession::arm_expiry_timer() {
-  if (closing_) return;
-  // Far-future expiries (up to the largest exp a token may carry) would overflow milliseconds.
+void WsSession::set_expiry(int64_t exp) {
+  // `exp` comes from the token, up to the largest int64: saturate wherever it meets the clock. A
+  // wait beyond ten years is as good as never.
   constexpr int64_t kMaxWaitSeconds = int64_t{10} * 365 * 24 * 3600;
+  exp_ = exp;
   const int64_t now_ms = unix_ms();
-  const int64_t wait_seconds = exp_ + ctx_.options.jwt_leeway.count() - now_ms / 1000;
-  const int64_t wait_ms =
-      wait_seconds > kMaxWaitSeconds
-          ? kMaxWaitSeconds * 1000
-          : std::max<int64_t>(0, (exp_ + ctx_.options.jwt_leeway.count()) * 1000 - now_ms);
-  expiry_timer_.expires_after(std::chrono::milliseconds(wait_ms));
-  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->begin_close(kCloseTokenExpired, "token expired", false);
-  });
+  const int64_t now_s = now_ms / 1000;
+  int64_t deadline_s = 0;
+  if (__builtin_add_overflow(exp, ctx_.options.jwt_leeway.count(), &deadline_s))
+    deadline_s =
+        exp > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  int64_t wait_ms = 0;
+  if (deadline_s >= now_s) {
+    wait_ms = deadline_s - now_s > kMaxWaitSeconds
+                  ? kMaxWaitSeconds * 1000
+                  : std::max<int64_t>(0, deadline_s * 1000 - now_ms);
+  }
+  expires_at_ = SteadyClock::now() + std::chrono::milliseconds(wait_ms);
 }
 
 void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
-  ping_timer_.cancel();
-  expiry_timer_.cancel();
+  timer_.cancel();
   queue_.clear();
   ctx_.registry.remove(user_, this);
   if (attached_) ctx_.presence.detach(user_, ctx_.node_id);

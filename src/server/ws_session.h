@@ -8,10 +8,18 @@
 //
 // Writes go through one OutboundQueue and one writer: at most one async_write is outstanding.
 //
+// Memory: an idle connection is held by thousands, so it keeps little: the WebSocket stream sits
+// directly on the socket (no second timer layer), reads land in a small inline chunk (a message
+// longer than one chunk is assembled in a string freed once it has been handled), the outbound
+// queue allocates only while frames wait, and one timer serves ping, idle, token expiry and the
+// close deadline (arm_timer).
+//
 // Inbox entries reach a session by several paths (this process's store thread, the Kafka bus, the
 // catch-up) in any order and possibly twice. The session's EntryCursor (starting at the head in
 // `hello`) lets an entry out only when it is the next one: an older entry is dropped, and a gap is
 // filled from the store first.
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -34,7 +42,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  WsSession(boost::beast::tcp_stream&& stream, ServerContext& ctx, auth::Claims claims);
+  WsSession(boost::asio::ip::tcp::socket&& socket, ServerContext& ctx, auth::Claims claims);
   ~WsSession() override;
 
   // Completes the upgrade answering `request` (already authorized and registered).
@@ -50,6 +58,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void on_message(std::string_view text);
   void handle_text(std::string_view text);
 
   void handle(protocol::SendFrame frame);
@@ -74,29 +83,35 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void send_close_when_idle();
   void abort_socket();
 
-  void arm_ping_timer();
-  void on_ping_timer();
-  void arm_expiry_timer();
+  // The one timer wakes at the earliest of: the next ping, the idle limit, the token's expiry, or,
+  // once closing, the close deadline.
+  void arm_timer();
+  void on_timer();
+  void set_expiry(int64_t exp);
   void finish();
   double now_seconds() const;
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream, false> ws_;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket, false> ws_;
   ServerContext& ctx_;
   const std::string user_;
   const std::string connection_id_;
   int64_t exp_;
-  boost::beast::flat_buffer read_buffer_;
+  // Reads land here; most client frames fit in one chunk and are handled in place.
+  std::array<char, 256> read_chunk_;
+  std::string message_;  // a message longer than one chunk, while it is assembled
   core::OutboundQueue queue_;
   core::TokenBucket bucket_;
-  boost::asio::steady_timer ping_timer_;
-  boost::asio::steady_timer expiry_timer_;  // token expiry; after close starts, the close deadline
+  boost::asio::steady_timer timer_;
   SteadyClock::time_point last_activity_;
   SteadyClock::time_point next_ping_;
-  boost::beast::websocket::close_reason close_reason_;
+  SteadyClock::time_point expires_at_;      // token expiry plus leeway, saturated
+  SteadyClock::time_point close_deadline_;  // set when the close handshake starts
+  std::string close_text_;
+  uint16_t close_code_ = 0;
   // Written on the strand only; other threads read delivered() to skip needless hand-offs.
   core::EntryCursor cursor_;
   uint64_t fill_target_ = 0;  // the highest seq a gap fill is to reach (continued in on_write)
-  bool attached_ = false;  // counted in the routing registry (detach at the end)
+  bool attached_ = false;     // counted in the routing registry (detach at the end)
   int inflight_sends_ = 0;
   bool accepted_ = false;
   bool writing_ = false;

@@ -214,5 +214,34 @@ TEST(OutboundQueueFrameTest, FrontIsTheSameSharedFrameThatWasPushed) {
   EXPECT_EQ(queue.front().get(), shared.get());
 }
 
+TEST(OutboundQueueFrameTest, AQueueThatNeverEmptiesKeepsOrderAndCountAcrossManyWrites) {
+  // A busy connection pushes while earlier frames are still being written: the queue never
+  // empties, so written slots are reclaimed while frames wait, in order and counted exactly.
+  OutboundQueue queue(100000);
+  int next_in = 0;
+  int next_out = 0;
+  for (int round = 0; round < 500; ++round) {
+    for (int k = 0; k < 3; ++k)
+      ASSERT_EQ(queue.push(frame(std::to_string(next_in++), 10), D), Result::queued);
+    if (round % 7 == 3) queue.push_front(frame("front", 10));
+    if (round % 7 == 3) {
+      ASSERT_EQ(label_of(*queue.front()), "front");
+      queue.pop_front();
+    }
+    for (int k = 0; k < 2; ++k) {
+      ASSERT_EQ(label_of(*queue.front()), std::to_string(next_out++));
+      queue.pop_front();
+    }
+  }
+  EXPECT_EQ(queue.size(), static_cast<std::size_t>(next_in - next_out));
+  EXPECT_EQ(queue.bytes(), queue.size() * 10);
+  while (!queue.empty()) {
+    ASSERT_EQ(label_of(*queue.front()), std::to_string(next_out++));
+    queue.pop_front();
+  }
+  EXPECT_EQ(next_out, next_in);
+  EXPECT_EQ(queue.bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace chat::core
