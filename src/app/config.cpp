@@ -58,7 +58,7 @@ ParsedArgs parse_args(int argc, const char* const argv[]) {
     ("help,h", "print this help and exit")
     ("listen", po::value(&c.listen)->default_value(c.listen), "address and port to serve on")
     ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "where the store and the generated JWT secret live")
-    ("threads", po::value(&c.threads)->default_value(0), "I/O threads; 0 = one per core")
+    ("threads", po::value(&c.threads)->default_value(0), "I/O threads; 0 = one per core this process may use")
     ("node-id", po::value(&c.node_id), "this instance's name, unique in a cluster: its Kafka topic and hello.node (default: <host name>-<listen port>)")
     ("database-url", po::value(&c.database_url), "postgresql://user:password@host:port/db: keep users and inboxes in PostgreSQL instead of SQLite in --data-dir")
     ("kafka-brokers", po::value(&c.kafka_brokers), "host:port[,host:port]: cluster mode, instances exchange live events over Apache Kafka (needs --database-url)")

@@ -1,6 +1,7 @@
 #include "app/node.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -66,8 +67,19 @@ Result<net::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
 // <host name>-<port>: stable across restarts of the same instance, so that it reuses its topic.
 std::string default_node_id(unsigned short port) {
   char host[256] = {};
-  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "node");
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    std::snprintf(host, sizeof host, "node");
   return std::string(host) + "-" + std::to_string(port);
+}
+
+// The cores this process may run on (taskset, cgroup cpusets), not the machine's: a node pinned
+// to one core runs one I/O thread rather than several that take turns on it.
+unsigned usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 // The store of this instance: SQLite in the data dir, or the cluster's PostgreSQL.
@@ -139,8 +151,7 @@ int run_node(const Config& config) {
   std::unique_ptr<store::Store> store = std::move(stores->store);
   store::PostgresStore* const postgres = stores->postgres;
 
-  const unsigned threads =
-      config.threads > 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = config.threads > 0 ? config.threads : usable_cores();
   net::io_context ioc(static_cast<int>(threads));
   server::ConnectionRegistry registry(config.server.max_connections_per_user);
   server::Metrics metrics;
@@ -182,14 +193,14 @@ int run_node(const Config& config) {
     bus = std::move(k);
   }
   core::MessageService messages(*store, *bus);
-  server::ServerContext ctx{config.server, verifier, *store,   presence, *bus,
-                            messages,      registry, metrics,  node_id};
+  server::ServerContext ctx{config.server, verifier, *store,  presence, *bus,
+                            messages,      registry, metrics, node_id};
   bus->subscribe(server::Delivery(registry, metrics));
 
   if (postgres) {
     supervisor = std::make_unique<cluster::Supervisor>(
-        cluster::SupervisorOptions{.node_id = node_id}, *store, *postgres, *node_presence,
-        registry, metrics, [kafka](const std::string& dead) {
+        cluster::SupervisorOptions{.node_id = node_id}, *store, *postgres, *node_presence, registry,
+        metrics, [kafka](const std::string& dead) {
           if (!kafka) return;
           if (Status s = kafka->delete_topic_of(dead); !s)
             log::warn("deleting the topic of instance ", dead, ": ", s.error().message);
@@ -218,8 +229,8 @@ int run_node(const Config& config) {
   if (config.server.api_key.empty())
     log::warn("CHAT_API_KEY is not set: the user API (/api/user/v1/...) is open to anyone");
   log::info("chat-engine node ", ctx.node_id, " listening on ", listener->local_endpoint(),
-            " with ", threads, " threads; store: ",
-            postgres ? "PostgreSQL" : "SQLite in " + config.data_dir,
+            " with ", threads,
+            " threads; store: ", postgres ? "PostgreSQL" : "SQLite in " + config.data_dir,
             "; bus: ", kafka ? "Kafka at " + config.kafka_brokers : std::string("in-process"));
   listener->run();
 

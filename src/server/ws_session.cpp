@@ -35,6 +35,7 @@ double WsSession::now_seconds() const {
 }
 
 void WsSession::start(Request request) {
+  ws_.next_layer().set_owner(shared_from_this());
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = ctx_.options.handshake_timeout;
   timeouts.idle_timeout = websocket::stream_base::none();  // our ping timer decides idleness
@@ -328,7 +329,7 @@ void WsSession::enqueue(core::OutboundQueue::Frame frame, core::FrameKind kind) 
 }
 
 void WsSession::do_write() {
-  if (writing_ || queue_.empty()) return;
+  if (writing_ || holding_ || queue_.empty()) return;
   writing_ = true;
   ws_.text(true);
   const auto& frame = queue_.front();
@@ -343,6 +344,19 @@ void WsSession::on_write(beast::error_code ec, std::size_t) {
     return;
   }
   queue_.pop_front();
+  if (ws_.next_layer().over_limit()) {
+    holding_ = true;
+    ws_.next_layer().when_flushed([self = shared_from_this()] {
+      self->holding_ = false;
+      self->after_write();
+    });
+    return;
+  }
+  after_write();
+}
+
+void WsSession::after_write() {
+  if (finished_) return;
   if (!queue_.empty()) {
     do_write();
   } else if (closing_) {
@@ -388,12 +402,12 @@ void WsSession::begin_close(uint16_t code, std::string reason, bool flush) {
   // A peer that never drains its socket must not hold the session forever.
   close_deadline_ = SteadyClock::now() + ctx_.options.handshake_timeout + std::chrono::seconds(1);
   arm_timer();
-  if (accepted_ && !writing_) send_close_when_idle();
+  if (accepted_ && !writing_ && !holding_) send_close_when_idle();
   if (!accepted_) abort_socket();
 }
 
 void WsSession::send_close_when_idle() {
-  if (close_sent_ || writing_ || !queue_.empty()) return;
+  if (close_sent_ || writing_ || holding_ || !queue_.empty()) return;
   close_sent_ = true;
   const websocket::close_reason reason(static_cast<websocket::close_code>(close_code_),
                                        close_text_);
@@ -404,8 +418,9 @@ void WsSession::send_close_when_idle() {
 
 void WsSession::abort_socket() {
   beast::error_code ignored;
-  ws_.next_layer().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  ws_.next_layer().close(ignored);
+  auto& socket = ws_.next_layer().next_layer();
+  socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 // ---- timers ----------------------------------------------------------------------------------

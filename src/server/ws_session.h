@@ -7,6 +7,8 @@
 // shared_from_this() captured in its pending handlers, and ends when its read loop ends.
 //
 // Writes go through one OutboundQueue and one writer: at most one async_write is outstanding.
+// Under the stream, a BatchedSocket gathers the frames of one wake-up into one send; when more than
+// its limit waits for the socket, the writer holds back (holding_) until the socket caught up.
 //
 // Memory: an idle connection is held by thousands, so it keeps little: the WebSocket stream sits
 // directly on the socket (no second timer layer), reads land in a small inline chunk (a message
@@ -33,6 +35,7 @@
 #include "core/outbound_queue.h"
 #include "core/token_bucket.h"
 #include "protocol/client_frame.h"
+#include "server/batched_socket.h"
 #include "server/connection.h"
 #include "server/context.h"
 
@@ -76,6 +79,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void enqueue(core::OutboundQueue::Frame frame, core::FrameKind kind);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void after_write();
 
   // Starts the close handshake once the queue is written (flush) or at once, dropping what is
   // queued (the client syncs it after reconnecting).
@@ -91,7 +95,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void finish();
   double now_seconds() const;
 
-  boost::beast::websocket::stream<boost::asio::ip::tcp::socket, false> ws_;
+  boost::beast::websocket::stream<BatchedSocket, false> ws_;
   ServerContext& ctx_;
   const std::string user_;
   const std::string connection_id_;
@@ -115,6 +119,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   int inflight_sends_ = 0;
   bool accepted_ = false;
   bool writing_ = false;
+  bool holding_ = false;  // the socket is behind: wait for BatchedSocket::when_flushed
   bool ping_pending_ = false;
   bool closing_ = false;
   bool close_sent_ = false;

@@ -1,0 +1,57 @@
+#include "server/batched_socket.h"
+
+#include <boost/asio/write.hpp>
+
+namespace chat::server {
+namespace net = boost::asio;
+
+void BatchedSocket::when_flushed(std::function<void()> fn) {
+  if (waiting() == 0 || failed_) {
+    net::post(socket_.get_executor(), std::move(fn));
+    return;
+  }
+  on_flushed_.push_back(std::move(fn));
+}
+
+void BatchedSocket::schedule_flush() {
+  if (flush_scheduled_ || flushing_) return;  // a flush in flight takes pending_ when it ends
+  flush_scheduled_ = true;
+  // Posted, not started here: the frames already queued on this strand (the `sent` right behind a
+  // `message`) join the same send.
+  net::post(socket_.get_executor(), [this, owner = owner_.lock()] {
+    flush_scheduled_ = false;
+    flush();
+  });
+}
+
+void BatchedSocket::flush() {
+  if (flushing_ || pending_.empty() || failed_) return;
+  flushing_ = true;
+  writing_.swap(pending_);
+  net::async_write(
+      socket_, net::buffer(writing_),
+      [this, owner = owner_.lock()](boost::beast::error_code ec, std::size_t) { on_flushed(ec); });
+}
+
+void BatchedSocket::on_flushed(boost::beast::error_code ec) {
+  flushing_ = false;
+  // An idle connection keeps no buffers: a burst pays one allocation, thousands of idle
+  // connections pay nothing.
+  std::string().swap(writing_);
+  if (ec) {
+    failed_ = ec;
+    std::string().swap(pending_);
+  } else if (!pending_.empty()) {
+    return flush();  // what was appended meanwhile; the callbacks wait for it too
+  }
+  if (on_flushed_.empty()) return;
+  auto callbacks = std::move(on_flushed_);
+  on_flushed_.clear();
+  for (auto& fn : callbacks) fn();
+}
+
+void teardown(boost::beast::role_type role, BatchedSocket& stream, boost::beast::error_code& ec) {
+  boost::beast::websocket::teardown(role, stream.next_layer(), ec);
+}
+
+}  // namespace chat::server

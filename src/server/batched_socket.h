@@ -1,0 +1,105 @@
+#pragma once
+// The layer under a WebSocket session that turns many small frames into few socket writes.
+//
+// A busy connection is given several frames per wake-up (a `message` and the `sent` that follows
+// it, or one entry per sender in a group commit). Written one by one, each costs a send() and a
+// trip through the kernel's TCP stack; here they are appended to one buffer and written with one
+// send once the frames already queued on the connection's executor have run.
+//
+// It is the `NextLayer` of beast::websocket::stream, so every byte the stream writes (data, pong,
+// close) passes through it in order. A write is accepted at once and completes without waiting
+// for the socket (write-behind); the caller bounds what waits with over_limit() and
+// when_flushed(). Reads go straight to the socket.
+//
+// Threading: not thread-safe; used from the session's strand only (the socket's executor), where
+// its completions run too. Lifetime: set_owner() names the object that owns this layer (the
+// session); a write in flight keeps it alive.
+#include <boost/asio/append.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace chat::server {
+
+class BatchedSocket {
+ public:
+  using socket_type = boost::asio::ip::tcp::socket;
+  using executor_type = socket_type::executor_type;
+  using next_layer_type = socket_type;
+
+  // How many bytes may wait for the socket before over_limit() asks the writer to hold back.
+  static constexpr std::size_t kLimit = 64 * 1024;
+
+  explicit BatchedSocket(socket_type&& socket) : socket_(std::move(socket)) {}
+
+  void set_owner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  socket_type& next_layer() noexcept { return socket_; }
+
+  template <class MutableBufferSequence, class ReadHandler>
+  auto async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
+    return socket_.async_read_some(buffers, std::forward<ReadHandler>(handler));
+  }
+
+  // Appends `buffers` to what is to be written and completes (on the executor, never inline)
+  // with all of it accepted, or with the error of an earlier write that failed.
+  template <class ConstBufferSequence, class WriteHandler>
+  void async_write_some(const ConstBufferSequence& buffers, WriteHandler&& handler) {
+    std::size_t bytes = 0;
+    if (!failed_) {
+      for (auto it = boost::asio::buffer_sequence_begin(buffers);
+           it != boost::asio::buffer_sequence_end(buffers); ++it) {
+        const boost::asio::const_buffer b(*it);
+        pending_.append(static_cast<const char*>(b.data()), b.size());
+        bytes += b.size();
+      }
+      schedule_flush();
+    }
+    boost::asio::post(socket_.get_executor(),
+                      boost::asio::append(std::forward<WriteHandler>(handler), failed_, bytes));
+  }
+
+  // Bytes accepted but not yet taken by the socket.
+  std::size_t waiting() const { return pending_.size() + writing_.size(); }
+  bool over_limit() const { return waiting() > kLimit; }
+  // Runs `fn` on the executor once nothing waits any more (or the socket failed); posted at once
+  // when nothing waits now.
+  void when_flushed(std::function<void()> fn);
+
+ private:
+  void schedule_flush();
+  void flush();
+  void on_flushed(boost::beast::error_code ec);
+
+  socket_type socket_;
+  std::weak_ptr<void> owner_;
+  std::string pending_;  // accepted, not yet handed to the socket
+  std::string writing_;  // handed to the socket by the write in flight
+  std::vector<std::function<void()>> on_flushed_;
+  boost::beast::error_code failed_;
+  bool flush_scheduled_ = false;
+  bool flushing_ = false;
+};
+
+// The stream's close handshake ends with a teardown of its next layer: write what waits first.
+template <class TeardownHandler>
+void async_teardown(boost::beast::role_type role, BatchedSocket& stream,
+                    TeardownHandler&& handler) {
+  auto shared =
+      std::make_shared<std::decay_t<TeardownHandler>>(std::forward<TeardownHandler>(handler));
+  stream.when_flushed([role, &stream, shared] {
+    boost::beast::websocket::async_teardown(role, stream.next_layer(), std::move(*shared));
+  });
+}
+
+void teardown(boost::beast::role_type role, BatchedSocket& stream, boost::beast::error_code& ec);
+
+}  // namespace chat::server
