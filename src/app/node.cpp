@@ -218,7 +218,7 @@ int run_node(const Config& config) {
   }
   server::RestApi api(ctx);
 
-  auto listener = std::make_shared<server::Listener>(ioc, ctx, api);
+  auto listener = std::make_shared<server::Listener>(ioc, ctx, api, threads);
   try {
     listener->open(*endpoint);
   } catch (const boost::system::system_error& e) {

@@ -13,11 +13,12 @@ namespace chat::server {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-Listener::Listener(net::io_context& ioc, ServerContext& ctx, RestApi& api)
+Listener::Listener(net::io_context& ioc, ServerContext& ctx, RestApi& api, unsigned threads)
     : ioc_(ioc),
       ctx_(ctx),
       api_(api),
-      acceptor_(net::make_strand(ioc)),
+      threads_(threads),
+      acceptor_(connection_executor()),
       backoff_(acceptor_.get_executor()) {
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
@@ -47,7 +48,7 @@ void Listener::stop() {
 
 void Listener::do_accept() {
   if (!acceptor_.is_open()) return;
-  acceptor_.async_accept(net::make_strand(ioc_),
+  acceptor_.async_accept(connection_executor(),
                          [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
                            self->on_accept(ec, std::move(s));
                          });
@@ -83,6 +84,11 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     std::make_shared<HttpSession>(std::move(socket), ctx_, api_)->run();
   }
   do_accept();
+}
+
+net::any_io_executor Listener::connection_executor() {
+  if (threads_ > 1) return net::make_strand(ioc_);
+  return ioc_.get_executor();
 }
 
 void Listener::refuse_one_waiting() {

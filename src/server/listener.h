@@ -14,7 +14,8 @@ namespace chat::server {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(boost::asio::io_context& ioc, ServerContext& ctx, RestApi& api);
+  // `threads`: how many threads run `ioc`.
+  Listener(boost::asio::io_context& ioc, ServerContext& ctx, RestApi& api, unsigned threads);
   ~Listener();
 
   // Binds and listens; throws on failure (called once at start-up).
@@ -28,10 +29,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void do_accept();
   void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
   void refuse_one_waiting();
+  // The executor of a new connection: a strand of its own when several threads run the
+  // io_context; with one thread the io_context itself, already serial, which spares a strand per
+  // connection and a strand hop per hand-off.
+  boost::asio::any_io_executor connection_executor();
 
   boost::asio::io_context& ioc_;
   ServerContext& ctx_;
   RestApi& api_;
+  const unsigned threads_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
   int spare_fd_ = -1;

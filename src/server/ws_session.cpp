@@ -1,6 +1,7 @@
 #include "server/ws_session.h"
 
 #include <algorithm>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <limits>
 
@@ -9,6 +10,7 @@
 #include "protocol/server_event.h"
 #include "server/authenticate.h"
 #include "server/error_mapping.h"
+#include "server/exact_allocator.h"
 
 namespace chat::server {
 namespace beast = boost::beast;
@@ -85,8 +87,10 @@ void WsSession::on_accept(beast::error_code ec) {
 // ---- reading ---------------------------------------------------------------------------------
 
 void WsSession::do_read() {
-  ws_.async_read_some(net::buffer(read_chunk_),
-                      beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
+  ws_.async_read_some(
+      net::buffer(read_chunk_),
+      net::bind_allocator(ExactAllocator<void>(),
+                          beast::bind_front_handler(&WsSession::on_read, shared_from_this())));
 }
 
 void WsSession::on_read(beast::error_code ec, std::size_t bytes) {
@@ -430,9 +434,10 @@ void WsSession::arm_timer() {
       closing_ ? close_deadline_
                : std::min({next_ping_, last_activity_ + ctx_.options.idle_timeout, expires_at_});
   timer_.expires_at(wake);  // cancels a wait still pending: its handler sees operation_aborted
-  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->on_timer();
-  });
+  timer_.async_wait(net::bind_allocator(ExactAllocator<void>(),
+                                        [self = shared_from_this()](beast::error_code ec) {
+                                          if (!ec) self->on_timer();
+                                        }));
 }
 
 void WsSession::on_timer() {

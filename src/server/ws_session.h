@@ -1,7 +1,8 @@
 #pragma once
 // One client's WebSocket connection, from the upgrade to the close.
 //
-// Threading model: everything a session does runs on its own strand (the executor of its socket);
+// Threading model: everything a session does runs on its own strand (the executor of its socket;
+// the io_context itself when a single thread runs it, see Listener::connection_executor);
 // the public Connection methods only post work onto that strand, so they may be called from any
 // thread (the store's writer thread, the bus, the shutdown path). The session owns itself through
 // shared_from_this() captured in its pending handlers, and ends when its read loop ends.
