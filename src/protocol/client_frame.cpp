@@ -75,7 +75,10 @@ DecodedFrame decode_refresh(const json::object& obj) {
 
 DecodedFrame decode_client_frame(std::string_view text) {
   boost::system::error_code ec;
-  json::value parsed = json::parse(text, ec);
+  // Most frames are a few hundred bytes: their parsed form fits in a stack buffer.
+  unsigned char scratch[2048];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  json::value parsed = json::parse(text, ec, &mr);
   if (ec) return refuse("frame is not valid JSON");
   const json::object* obj = parsed.if_object();
   if (!obj) return refuse("frame must be a JSON object");

@@ -6,9 +6,18 @@ namespace chat::protocol {
 namespace json = boost::json;
 namespace {
 
-json::object message_fields(const store::InboxEntry& e) {
-  return json::object{{"seq", e.seq}, {"msg_id", e.msg_id}, {"from", e.from},
-                      {"to", e.to},   {"body", e.body},     {"ts", e.ts}};
+// The hot events (`message`, `sent`) are built in a stack buffer: the output string is their one
+// allocation.
+constexpr std::size_t kScratchBytes = 1024;
+
+json::object message_fields(const store::InboxEntry& e, json::storage_ptr sp = {}) {
+  return json::object({{"seq", e.seq},
+                       {"msg_id", e.msg_id},
+                       {"from", e.from},
+                       {"to", e.to},
+                       {"body", e.body},
+                       {"ts", e.ts}},
+                      std::move(sp));
 }
 
 json::object user_object(const UserView& view) {
@@ -36,12 +45,16 @@ std::string encode_hello(const Hello& h) {
 
 std::string encode_sent(std::string_view client_id, std::string_view msg_id, uint64_t seq,
                         int64_t ts) {
-  return json::serialize(json::object{
-      {"type", "sent"}, {"id", client_id}, {"msg_id", msg_id}, {"seq", seq}, {"ts", ts}});
+  unsigned char scratch[kScratchBytes];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  return json::serialize(json::object(
+      {{"type", "sent"}, {"id", client_id}, {"msg_id", msg_id}, {"seq", seq}, {"ts", ts}}, &mr));
 }
 
 std::string encode_message(const store::InboxEntry& entry) {
-  json::object obj = message_fields(entry);
+  unsigned char scratch[kScratchBytes];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  json::object obj = message_fields(entry, &mr);
   obj.emplace("type", "message");
   return json::serialize(obj);
 }
