@@ -4,6 +4,7 @@
 //
 //   store-bench --store rocksdb|sqlite --dir /var/tmp/x --users 1000 --messages 200000
 //               [--threads 4] [--in-flight 256] [--body 64] [--reads 20000]
+//               [--write-buffer-mb N]
 //
 // Each driver thread keeps up to --in-flight appends outstanding, as many connections sending at
 // once would, so that writes queue while a commit's fsync runs and group commit forms. Senders and
@@ -48,6 +49,7 @@ struct Args {
   int in_flight = 256;
   std::size_t body = 64;
   int reads = 20000;
+  std::size_t write_buffer_mb = 0;  // RocksDB only; 0: the store's default
 };
 
 [[noreturn]] void usage() {
@@ -79,6 +81,8 @@ Args parse(int argc, char** argv) {
       a.body = std::stoul(value);
     else if (flag == "--reads")
       a.reads = std::stoi(value);
+    else if (flag == "--write-buffer-mb")
+      a.write_buffer_mb = std::stoul(value);
     else
       usage();
   }
@@ -141,7 +145,9 @@ Opened open(const Args& a) {
   std::filesystem::create_directories(a.dir);
   Opened out;
   if (a.store == "rocksdb") {
-    auto store = RocksStore::open(a.dir + "/rocksdb");
+    RocksOptions options;
+    if (a.write_buffer_mb > 0) options.write_buffer_bytes = a.write_buffer_mb << 20;
+    auto store = RocksStore::open(a.dir + "/rocksdb", options);
     if (!store.ok()) throw std::runtime_error(store.error().message);
     RocksStore* raw = store->get();
     out.commits = [raw] { return raw->commits(); };

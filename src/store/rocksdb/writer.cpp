@@ -2,6 +2,7 @@
 
 #include <rocksdb/iterator.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -21,15 +22,6 @@ std::string u64(uint64_t value) {
   std::string out;
   keys::put_u64(out, value);
   return out;
-}
-
-// Appends the entries of one inbox copy of a message: the entry, the history index, the
-// conversation summary (the latest entry with that peer).
-void put_entry(rocksdb::WriteBatch& batch, const std::string& owner, const std::string& peer,
-               uint64_t seq, const std::string& msg_id) {
-  (void)batch.Put(keys::entry(owner, seq), msg_id);
-  (void)batch.Put(keys::peer_entry(owner, peer, seq), msg_id);
-  (void)batch.Put(keys::conversation(owner, peer), u64(seq));
 }
 
 }  // namespace
@@ -99,10 +91,12 @@ void Writer::run_batch(std::vector<Job>& batch) {
   }
 
   batch_.Clear();
+  puts_.clear();
   overlay_ = Overlay{};
   for (Job& job : batch) {
     std::visit([this](auto& j) { j.result = apply(j); }, job);
   }
+  flush_puts();
 
   if (batch_.Count() > 0) {
     rocksdb::Status s = db_.db()->Write(durable_writes(), &batch_);
@@ -145,6 +139,26 @@ void Writer::remember(std::string key, SentState sent) {
     sent_.erase(sent_order_.front());
     sent_order_.pop_front();
   }
+}
+
+void Writer::put(std::string key, std::string value) {
+  puts_.emplace_back(std::move(key), std::move(value));
+}
+
+void Writer::flush_puts() {
+  std::stable_sort(puts_.begin(), puts_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, value] : puts_) (void)batch_.Put(key, value);
+  puts_.clear();
+}
+
+// Appends the entries of one inbox copy of a message: the entry, the history index, the
+// conversation summary (the latest entry with that peer).
+void Writer::put_entry(const std::string& owner, const std::string& peer, uint64_t seq,
+                       const std::string& msg_id) {
+  put(keys::entry(owner, seq), msg_id);
+  put(keys::peer_entry(owner, peer, seq), msg_id);
+  put(keys::conversation(owner, peer), u64(seq));
 }
 
 const Writer::UserState* Writer::find_user(const std::string& name) const {
@@ -223,7 +237,7 @@ Result<SendResult> Writer::apply(const AppendJob& job) {
 
   std::string body;
   keys::encode_message(body, request.ts, request.from, request.to, request.body);
-  (void)batch_.Put(keys::message(request.msg_id), body);
+  put(keys::message(request.msg_id), std::move(body));
 
   SendResult result;
   result.msg_id = request.msg_id;
@@ -233,19 +247,18 @@ Result<SendResult> Writer::apply(const AppendJob& job) {
                       request.to, request.body, request.ts};
   };
   const uint64_t to_seq = *to_head + 1;
-  put_entry(batch_, request.to, request.from, to_seq, request.msg_id);
+  put_entry(request.to, request.from, to_seq, request.msg_id);
   overlay_.heads[request.to] = to_seq;
   result.entries.push_back(entry(request.to, to_seq));
   if (request.from != request.to) {
     const uint64_t from_seq = *from_head + 1;
-    put_entry(batch_, request.from, request.to, from_seq, request.msg_id);
+    put_entry(request.from, request.to, from_seq, request.msg_id);
     overlay_.heads[request.from] = from_seq;
     result.entries.push_back(entry(request.from, from_seq));
   }
   result.sender_seq = result.entries.back().seq;
 
-  (void)batch_.Put(
-      key, keys::encode(keys::SendKeyRecord{result.sender_seq, request.ts, request.msg_id}));
+  put(key, keys::encode(keys::SendKeyRecord{result.sender_seq, request.ts, request.msg_id}));
   overlay_.sent.insert_or_assign(
       std::move(key), SentState{result.sender_seq, request.ts, request.msg_id, generation});
   return result;
@@ -255,7 +268,7 @@ Result<User> Writer::apply(const CreateUserJob& job) {
   if (find_user(job.username) != nullptr) {
     return make_error(Errc::conflict, "user exists: " + job.username);
   }
-  (void)batch_.Put(keys::user(job.username), keys::encode(keys::UserRecord{job.now_ms, {}}));
+  put(keys::user(job.username), keys::encode(keys::UserRecord{job.now_ms, {}}));
   overlay_.users[job.username] = UserState{job.now_ms, std::nullopt, next_generation_++};
   overlay_.fresh.insert(job.username);
   overlay_.heads[job.username] = 0;
@@ -266,6 +279,7 @@ Status Writer::apply(const DeleteUserJob& job) {
   if (find_user(job.username) == nullptr) {
     return make_error(Errc::not_found, "no such user: " + job.username);
   }
+  flush_puts();  // the puts before the delete must stay before it
   if (!overlay_.fresh.contains(job.username)) {
     if (Status s = forget_messages_of(job.username); !s.ok()) return s;
   }
@@ -310,8 +324,8 @@ Status Writer::apply(const TouchJob& job) {
   if (user == nullptr) return Ok{};
   UserState touched = *user;
   touched.last_seen = job.now_ms;
-  (void)batch_.Put(keys::user(job.username),
-                   keys::encode(keys::UserRecord{touched.created_at, touched.last_seen}));
+  put(keys::user(job.username),
+      keys::encode(keys::UserRecord{touched.created_at, touched.last_seen}));
   overlay_.users[job.username] = touched;
   return Ok{};
 }

@@ -92,6 +92,10 @@ class Writer {
                                              const UserState& sender);
   Status forget_messages_of(const std::string& name);
   void remember(std::string key, SentState sent);
+  void put(std::string key, std::string value);
+  void flush_puts();
+  void put_entry(const std::string& owner, const std::string& peer, uint64_t seq,
+                 const std::string& msg_id);
 
   Database& db_;
   const std::size_t send_key_cache_;
@@ -105,6 +109,9 @@ class Writer {
   uint64_t next_generation_ = 1;
   bool needs_reopen_ = false;
   Overlay overlay_;
+  // The batch's puts, added to batch_ in key order (stable: a key's last put wins) before each
+  // delete and before the write: sorted, they cost the memtable's skiplist far less to insert.
+  std::vector<std::pair<std::string, std::string>> puts_;
   rocksdb::WriteBatch batch_;
 
   BatchingQueue<Job> queue_;  // last: its thread starts once everything above exists
