@@ -45,10 +45,14 @@ std::string user(std::string_view name) {
   return key;
 }
 
-std::string message(std::string_view msg_id) {
+std::string message(uint64_t number) {
   std::string key(1, kMessage);
-  key.append(msg_id);
+  put_u64(key, number);
   return key;
+}
+
+uint64_t number_of(std::string_view bytes) {
+  return bytes.size() < 8 ? 0 : get_u64(bytes.substr(bytes.size() - 8));
 }
 
 std::string entry(std::string_view owner, uint64_t seq) {
@@ -67,13 +71,6 @@ std::string peer_entry(std::string_view owner, std::string_view peer, uint64_t s
   put_name(key, owner);
   put_name(key, peer);
   put_u64(key, seq);
-  return key;
-}
-
-std::string conversation(std::string_view owner, std::string_view peer) {
-  std::string key(1, kConversation);
-  put_name(key, owner);
-  key.append(peer);
   return key;
 }
 
@@ -113,10 +110,11 @@ std::optional<UserRecord> decode_user(std::string_view value) {
   return user;
 }
 
-void encode_message(std::string& out, int64_t ts, std::string_view from, std::string_view to,
-                    std::string_view body) {
-  out.reserve(out.size() + 12 + from.size() + to.size() + body.size());
+void encode_message(std::string& out, int64_t ts, std::string_view msg_id, std::string_view from,
+                    std::string_view to, std::string_view body) {
+  out.reserve(out.size() + 14 + msg_id.size() + from.size() + to.size() + body.size());
   put_u64(out, static_cast<uint64_t>(ts));
+  put_short(out, msg_id);
   put_short(out, from);
   put_short(out, to);
   out.append(body);
@@ -127,7 +125,10 @@ std::optional<MessageRecord> decode_message(std::string_view value) {
   MessageRecord message;
   message.ts = static_cast<int64_t>(get_u64(value));
   value.remove_prefix(8);
-  if (!take_short(value, message.from) || !take_short(value, message.to)) return std::nullopt;
+  if (!take_short(value, message.msg_id) || !take_short(value, message.from) ||
+      !take_short(value, message.to)) {
+    return std::nullopt;
+  }
   message.body.assign(value);
   return message;
 }

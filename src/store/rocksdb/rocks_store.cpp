@@ -47,23 +47,26 @@ std::unique_ptr<rocksdb::Iterator> range(rocksdb::DB& db, const rocksdb::Slice* 
   return std::unique_ptr<rocksdb::Iterator>(db.NewIterator(read));
 }
 
-// The entries (owner, seq, msg_id) completed with their message bodies.
+// The entries (owner, seq, and the message's number in msg_id) completed with their messages.
 Result<std::vector<InboxEntry>> with_bodies(rocksdb::DB& db, const rocksdb::Snapshot* snapshot,
                                             std::vector<InboxEntry> entries) {
   if (entries.empty()) return entries;
   std::vector<std::string> body_keys;
   body_keys.reserve(entries.size());
-  for (const InboxEntry& entry : entries) body_keys.push_back(rocks::keys::message(entry.msg_id));
+  for (const InboxEntry& entry : entries) {
+    body_keys.push_back(rocks::keys::message(rocks::keys::number_of(entry.msg_id)));
+  }
   std::vector<rocksdb::Slice> slices(body_keys.begin(), body_keys.end());
   std::vector<std::string> values;
   rocksdb::ReadOptions read;
   read.snapshot = snapshot;
   std::vector<rocksdb::Status> statuses = db.MultiGet(read, slices, &values);
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (!statuses[i].ok()) return failure("reading message " + entries[i].msg_id, statuses[i]);
+    if (!statuses[i].ok()) return failure("reading a message of " + entries[i].owner, statuses[i]);
     std::optional<rocks::keys::MessageRecord> message = rocks::keys::decode_message(values[i]);
     if (!message)
-      return make_error(Errc::internal, "rocksdb: a malformed message " + entries[i].msg_id);
+      return make_error(Errc::internal, "rocksdb: a malformed message of " + entries[i].owner);
+    entries[i].msg_id = std::move(message->msg_id);
     entries[i].from = std::move(message->from);
     entries[i].to = std::move(message->to);
     entries[i].body = std::move(message->body);

@@ -72,6 +72,17 @@ Status Writer::load() {
                    UserState{user->created_at, user->last_seen, next_generation_++});
   }
   if (!it->status().ok()) return failure("loading the users", it->status());
+
+  const std::string messages_end(1, keys::kMessage + 1);
+  rocksdb::Slice messages_end_slice(messages_end);
+  read.iterate_upper_bound = &messages_end_slice;
+  it.reset(db->NewIterator(read));
+  it->SeekToLast();
+  if (!it->status().ok()) return failure("finding the last message", it->status());
+  next_message_ = 1;
+  if (it->Valid() && it->key().size() == 9 && it->key()[0] == keys::kMessage) {
+    next_message_ = keys::number_of(it->key().ToStringView()) + 1;
+  }
   return Ok{};
 }
 
@@ -93,6 +104,7 @@ void Writer::run_batch(std::vector<Job>& batch) {
   batch_.Clear();
   puts_.clear();
   overlay_ = Overlay{};
+  batch_next_message_ = next_message_;
   for (Job& job : batch) {
     std::visit([this](auto& j) { j.result = apply(j); }, job);
   }
@@ -109,6 +121,7 @@ void Writer::run_batch(std::vector<Job>& batch) {
     }
     commits_.fetch_add(1);
   }
+  next_message_ = batch_next_message_;
   commit(overlay_);
   for (Job& job : batch) answer_job(job);
 }
@@ -152,13 +165,12 @@ void Writer::flush_puts() {
   puts_.clear();
 }
 
-// Appends the entries of one inbox copy of a message: the entry, the history index, the
-// conversation summary (the latest entry with that peer).
+// Appends the keys of one inbox copy of a message: the entry and the history index. (No per-peer
+// summary for the conversation list: see docs/architecture.md, "The store", for why and how.)
 void Writer::put_entry(const std::string& owner, const std::string& peer, uint64_t seq,
-                       const std::string& msg_id) {
-  put(keys::entry(owner, seq), msg_id);
-  put(keys::peer_entry(owner, peer, seq), msg_id);
-  put(keys::conversation(owner, peer), u64(seq));
+                       const std::string& number) {
+  put(keys::entry(owner, seq), number);
+  put(keys::peer_entry(owner, peer, seq), number);
 }
 
 const Writer::UserState* Writer::find_user(const std::string& name) const {
@@ -235,9 +247,11 @@ Result<SendResult> Writer::apply(const AppendJob& job) {
   Result<uint64_t> from_head = request.from == request.to ? to_head : head(request.from);
   if (!from_head.ok()) return from_head.error();
 
+  const uint64_t number = batch_next_message_++;
+  const std::string number_value = u64(number);
   std::string body;
-  keys::encode_message(body, request.ts, request.from, request.to, request.body);
-  put(keys::message(request.msg_id), std::move(body));
+  keys::encode_message(body, request.ts, request.msg_id, request.from, request.to, request.body);
+  put(keys::message(number), std::move(body));
 
   SendResult result;
   result.msg_id = request.msg_id;
@@ -247,12 +261,12 @@ Result<SendResult> Writer::apply(const AppendJob& job) {
                       request.to, request.body, request.ts};
   };
   const uint64_t to_seq = *to_head + 1;
-  put_entry(request.to, request.from, to_seq, request.msg_id);
+  put_entry(request.to, request.from, to_seq, number_value);
   overlay_.heads[request.to] = to_seq;
   result.entries.push_back(entry(request.to, to_seq));
   if (request.from != request.to) {
     const uint64_t from_seq = *from_head + 1;
-    put_entry(request.from, request.to, from_seq, request.msg_id);
+    put_entry(request.from, request.to, from_seq, number_value);
     overlay_.heads[request.from] = from_seq;
     result.entries.push_back(entry(request.from, from_seq));
   }
@@ -283,7 +297,7 @@ Status Writer::apply(const DeleteUserJob& job) {
   if (!overlay_.fresh.contains(job.username)) {
     if (Status s = forget_messages_of(job.username); !s.ok()) return s;
   }
-  for (const char table : {keys::kEntry, keys::kPeerEntry, keys::kConversation, keys::kSendKey}) {
+  for (const char table : {keys::kEntry, keys::kPeerEntry, keys::kSendKey}) {
     const std::string prefix = keys::owner_prefix(table, job.username);
     (void)batch_.DeleteRange(prefix, keys::prefix_end(prefix));
   }
@@ -305,7 +319,7 @@ Status Writer::forget_messages_of(const std::string& name) {
   std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(read));
   std::string value;
   for (it->Seek(lower); it->Valid(); it->Next()) {
-    const std::string body_key = keys::message(it->value().ToStringView());
+    const std::string body_key = keys::message(keys::number_of(it->value().ToStringView()));
     rocksdb::Status s = db_.db()->Get(rocksdb::ReadOptions(), body_key, &value);
     if (s.IsNotFound()) continue;
     if (!s.ok()) return failure("reading a message of " + name, s);

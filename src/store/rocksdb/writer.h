@@ -95,7 +95,7 @@ class Writer {
   void put(std::string key, std::string value);
   void flush_puts();
   void put_entry(const std::string& owner, const std::string& peer, uint64_t seq,
-                 const std::string& msg_id);
+                 const std::string& number);
 
   Database& db_;
   const std::size_t send_key_cache_;
@@ -107,6 +107,8 @@ class Writer {
   std::unordered_map<std::string, SentState> sent_;
   std::deque<std::string> sent_order_;  // FIFO of sent_'s keys, oldest first
   uint64_t next_generation_ = 1;
+  uint64_t next_message_ = 1;        // the number of the next message committed
+  uint64_t batch_next_message_ = 1;  // the same, counting the batch being built
   bool needs_reopen_ = false;
   Overlay overlay_;
   // The batch's puts, added to batch_ in key order (stable: a key's last put wins) before each
