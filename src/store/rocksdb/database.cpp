@@ -12,7 +12,7 @@ namespace chat::store::rocks {
 namespace {
 
 // Sized for a small box: bounded memory, two background threads, compaction bounded by the
-// level sizes (see docs/architecture.md, "The store").
+// level sizes (see docs/architecture.md §5).
 rocksdb::Options tuned(const RocksOptions& options) {
   rocksdb::Options o;
   o.create_if_missing = true;

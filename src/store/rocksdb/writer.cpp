@@ -166,7 +166,8 @@ void Writer::flush_puts() {
 }
 
 // Appends the keys of one inbox copy of a message: the entry and the history index. (No per-peer
-// summary for the conversation list: see docs/architecture.md, "The store", for why and how.)
+// summary for the conversation list: see docs/architecture.md §5 for why, and how the conversation
+// list reads it instead.)
 void Writer::put_entry(const std::string& owner, const std::string& peer, uint64_t seq,
                        const std::string& number) {
   put(keys::entry(owner, seq), number);
