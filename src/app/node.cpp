@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -28,6 +29,7 @@
 #include "server/local_presence.h"
 #include "server/rest_api.h"
 #include "store/postgres/postgres_store.h"
+#include "store/rocksdb/rocks_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace chat::app {
@@ -82,24 +84,48 @@ unsigned usable_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// The store of this instance: SQLite in the data dir, or the cluster's PostgreSQL.
+// The store of this instance: RocksDB in the data dir, or the cluster's PostgreSQL.
 struct Stores {
   std::unique_ptr<store::Store> store;
   store::PostgresStore* postgres = nullptr;  // set when the store is PostgreSQL
+  std::string description;                   // for the start-up line
+  bool wrong_format = false;                 // the data dir holds another store's files
 };
 
-Result<Stores> open_store(const Config& config) {
+// The single-node store. CHAT_EMBEDDED_STORE=sqlite selects the former SQLite store instead: a
+// temporary, undocumented switch so that both can be measured side by side, to be removed with
+// store/sqlite.
+Result<Stores> open_embedded_store(const std::string& data_dir) {
   Stores out;
-  if (config.database_url.empty()) {
-    auto opened = store::SqliteStore::open(config.data_dir + "/chat.db");
+  const std::string sqlite_file = data_dir + "/chat.db";
+  const char* choice = std::getenv("CHAT_EMBEDDED_STORE");
+  if (choice != nullptr && std::string_view(choice) == "sqlite") {
+    auto opened = store::SqliteStore::open(sqlite_file);
     if (!opened) return opened.error();
     out.store = std::move(*opened);
+    out.description = "SQLite in " + data_dir;
     return out;
   }
+  std::error_code ec;
+  if (std::filesystem::exists(sqlite_file, ec)) {
+    out.wrong_format = true;
+    return out;
+  }
+  auto opened = store::RocksStore::open(data_dir + "/rocksdb");
+  if (!opened) return opened.error();
+  out.store = std::move(*opened);
+  out.description = "RocksDB in " + data_dir + "/rocksdb";
+  return out;
+}
+
+Result<Stores> open_store(const Config& config) {
+  if (config.database_url.empty()) return open_embedded_store(config.data_dir);
+  Stores out;
   auto opened = store::PostgresStore::open(store::PostgresOptions{.url = config.database_url});
   if (!opened) return opened.error();
   out.postgres = opened->get();
   out.store = std::move(*opened);
+  out.description = "PostgreSQL";
   return out;
 }
 
@@ -148,6 +174,13 @@ int run_node(const Config& config) {
     log::error("opening the store: ", stores.error().message);
     return 1;
   }
+  if (stores->wrong_format) {
+    log::error("the storage format changed: the data directory ", config.data_dir,
+               " holds chat.db, the SQLite store of an earlier version, which this version cannot "
+               "read (it keeps its data in RocksDB, under rocksdb/). Start with an empty data "
+               "directory, or keep running the earlier version on this one.");
+    return 2;
+  }
   std::unique_ptr<store::Store> store = std::move(stores->store);
   store::PostgresStore* const postgres = stores->postgres;
 
@@ -159,7 +192,7 @@ int run_node(const Config& config) {
   const std::string node_id =
       config.node_id.empty() ? default_node_id(endpoint->port()) : config.node_id;
 
-  // The routing registry: this process's own on one SQLite node, the cluster's in PostgreSQL.
+  // The routing registry: this process's own on one node, the cluster's in PostgreSQL.
   server::LocalPresence local_presence(*store, registry);
   std::unique_ptr<cluster::NodePresence> node_presence;
   if (postgres) {
@@ -229,8 +262,7 @@ int run_node(const Config& config) {
   if (config.server.api_key.empty())
     log::warn("CHAT_API_KEY is not set: the user API (/api/user/v1/...) is open to anyone");
   log::info("chat-engine node ", ctx.node_id, " listening on ", listener->local_endpoint(),
-            " with ", threads,
-            " threads; store: ", postgres ? "PostgreSQL" : "SQLite in " + config.data_dir,
+            " with ", threads, " threads; store: ", stores->description,
             "; bus: ", kafka ? "Kafka at " + config.kafka_brokers : std::string("in-process"));
   listener->run();
 

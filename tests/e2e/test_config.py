@@ -137,3 +137,23 @@ def test_an_unreachable_database_stops_the_start_with_a_clear_message(start_serv
     assert proc.wait(20) == 1
     log = s.log_text()
     assert "store" in log and "127.0.0.1" in log, s.log_tail()
+
+
+def test_a_data_dir_of_the_former_sqlite_store_is_refused_at_startup(start_server):
+    # The single-node store moved from SQLite (data-dir/chat.db) to RocksDB: an old data dir is not
+    # silently ignored, which would look like every user and message had vanished.
+    s = start_server(start=False)
+    (s.data_dir / "chat.db").write_bytes(b"SQLite format 3\0")
+    proc = s.spawn()
+    assert proc.wait(10) == 2
+    assert "chat.db" in s.log_text() and "format" in s.log_text(), s.log_tail()
+    assert not (s.data_dir / "rocksdb").exists()
+
+
+async def test_the_store_files_are_for_the_nodes_user_only(start_server):
+    s = start_server()
+    s.new_user("perm")
+    store = s.data_dir / "rocksdb"
+    assert store.is_dir()
+    for path in [store, *store.iterdir()]:
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is open to others"

@@ -6,14 +6,13 @@ import os
 import random
 import resource
 import signal
-import sqlite3
 import time
 
 import pytest
 import requests
 from websockets.exceptions import InvalidStatus
 
-from conftest import close_all, http, open_ws, refused_status, wait_until
+from conftest import BINARY, close_all, http, open_ws, refused_status, wait_until
 
 FAST = ["--send-rate", "100000", "--send-burst", "100000"]
 
@@ -298,25 +297,33 @@ def _healthy(s):
 # ---- a store that cannot commit
 
 
-async def test_a_send_the_store_cannot_commit_gets_unavailable_and_a_retry_succeeds(start_server):
-    # Another process holds the database's write lock longer than the store's busy time-out (5 s):
-    # the commit fails, the sender is told `unavailable`, nothing is stored or delivered, and the
-    # same send retried after the lock is gone is stored exactly once.
-    s = start_server()
+def fault_shim():
+    """tests/faults: an LD_PRELOAD library that fails fsync and fdatasync with EIO while a file
+    exists. CMake builds it beside the binary."""
+    shim = BINARY.parent / "libchat_fault_sync.so"
+    if not shim.exists():
+        pytest.fail(f"{shim} is missing: build the tests (CHAT_BUILD_TESTS=ON) with the binary")
+    return shim
+
+
+async def test_a_send_the_store_cannot_commit_gets_unavailable_and_a_retry_succeeds(start_server, tmp_path):
+    # The disk refuses to sync: the commit fails, the sender is told `unavailable`, nothing is
+    # stored or delivered, and the same send retried once the disk is healthy again is stored
+    # exactly once.
+    fault = tmp_path / "disk-is-failing"
+    s = start_server(env={"LD_PRELOAD": str(fault_shim()), "CHAT_FAULT_SYNC_FILE": str(fault)})
     a, a_token = s.new_user("fail")
     b, b_token = s.new_user("fail")
     sa = await s.connect(a_token)
     rb = await s.connect(b_token)
 
-    locker = sqlite3.connect(s.data_dir / "chat.db", isolation_level=None, timeout=1)
+    fault.touch()
     try:
-        locker.execute("BEGIN EXCLUSIVE")
         await sa.send_message("f1", b, "held back")
         error = await sa.expect_error("unavailable", "f1", timeout=30)
         assert error["id"] == "f1"
     finally:
-        locker.execute("ROLLBACK")
-        locker.close()
+        fault.unlink()
 
     await sa.send_message("f1", b, "held back")
     sent = await sa.sent("f1", timeout=10)

@@ -8,6 +8,7 @@
 
 #include "fakes/in_memory_store.h"
 #include "store/postgres/postgres_store.h"
+#include "store/rocksdb/rocks_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "unit/store/postgres_test_util.h"
 #include "unit/store/store_test_util.h"
@@ -31,6 +32,18 @@ struct Sqlite {
   std::string skip_reason;
   std::unique_ptr<Store> make() {
     Result<std::unique_ptr<SqliteStore>> store = SqliteStore::open(dir.file("chat.db"));
+    if (!store.ok()) throw std::runtime_error(store.error().message);
+    return std::move(store).value();
+  }
+};
+
+struct Rocks {
+  static constexpr const char* kName = "Rocks";
+  static constexpr bool kOwnWriterThread = true;
+  testing::TempDir dir;
+  std::string skip_reason;
+  std::unique_ptr<Store> make() {
+    Result<std::unique_ptr<RocksStore>> store = RocksStore::open(dir.file("rocksdb"));
     if (!store.ok()) throw std::runtime_error(store.error().message);
     return std::move(store).value();
   }
@@ -104,7 +117,7 @@ class StoreContractTest : public ::testing::Test {
     return out;
   }
 
-  Impl impl_;  // before store_: the SQLite file or the schema must outlive the store
+  Impl impl_;  // before store_: the data files or the schema must outlive the store
   std::unique_ptr<Store> store_;
 };
 
@@ -115,7 +128,7 @@ struct ImplName {
   }
 };
 
-using Implementations = ::testing::Types<Sqlite, InMemory, Postgres>;
+using Implementations = ::testing::Types<Sqlite, Rocks, InMemory, Postgres>;
 TYPED_TEST_SUITE(StoreContractTest, Implementations, ImplName);
 
 // --- users
