@@ -79,7 +79,9 @@ def markdown(doc, plots, json_rel):
         out.append(f"{sizes['pairs']} pairs, {sizes['window']} sends in flight per sender, {sizes['messages']} "
                    f"messages per sender, {sizes['background']} more users connected and idle. Latency is send → "
                    "delivery on each device, percentiles from a histogram (1% buckets). Errors are refused sends "
-                   "and protocol errors; lost are acknowledged messages that never reached a device.\n")
+                   "and protocol errors; lost are acknowledged messages that never reached a device. In a closed loop the "
+                   "latency is mostly queueing (sends in flight ÷ throughput), so a faster server shows lower latency "
+                   "here; the paced table compares latency at equal load.\n")
         rows = []
         base = br.metric(recs, ref, key, "result.metrics.deliveries_per_server_cpu_sec")
         for s in servers:

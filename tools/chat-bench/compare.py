@@ -311,6 +311,21 @@ def traffic_slot(bench, make_server, name, run, cfg):
         srv.stop()
 
 
+def write_json(path, doc):
+    """The document with one record per line: readable, and small enough to commit."""
+    with open(path, "w") as f:
+        f.write("{\n")
+        items = list(doc.items())
+        for i, (k, v) in enumerate(items):
+            sep = "," if i < len(items) - 1 else ""
+            if k == "records":
+                lines = ",\n".join("  " + json.dumps(r, separators=(",", ":")) for r in v)
+                f.write(f'{json.dumps(k)}: [\n{lines}\n]{sep}\n')
+            else:
+                f.write(f"{json.dumps(k)}: {json.dumps(v)}{sep}\n")
+        f.write("}\n")
+
+
 def versions(chat_engine_bin):
     def out(cmd):
         try:
@@ -395,8 +410,7 @@ def main():
         png_dir = os.path.join(ROOT, "docs", "bench")
         rel_png = "bench"
     os.makedirs(os.path.dirname(json_path), exist_ok=True)
-    with open(json_path, "w") as f:
-        json.dump(doc, f, indent=1)
+    write_json(json_path, doc)
     import benchdoc  # after the runs: matplotlib is only needed here
     plots = benchdoc.plots(doc, png_dir, rel_png)
     section = benchdoc.markdown(doc, plots, os.path.relpath(json_path, os.path.dirname(md_path)))
