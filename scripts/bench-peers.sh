@@ -24,7 +24,7 @@ install)
   if ! centrifugo_ok; then
     echo "bench-peers: installing Centrifugo $centrifugo_version into $cache/bin" >&2
     mkdir -p "$cache/bin"
-    GOBIN=$cache/bin GOFLAGS=-mod=mod go install "github.com/centrifugal/centrifugo/v6@$centrifugo_version"
+    GOBIN=$cache/bin go install "github.com/centrifugal/centrifugo/v6@$centrifugo_version"
   fi
   if ! relay_ok; then
     echo "bench-peers: npm ci in $relay" >&2

@@ -101,7 +101,11 @@ class ServerProcess:
         self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + cmd, stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env, cwd=work)
         self.pid = self.proc.pid  # taskset execs the server: same pid
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except RuntimeError:
+            self.stop()  # and remove its data dir
+            raise
 
     def _wait_ready(self):
         path = "/readyz" if self.adapter in ("chat-engine", "node-relay") else "/health"
@@ -381,14 +385,22 @@ def main():
         return ServerProcess(name, work, secret, args.chat_engine)
 
     log(f"mode {args.mode}: {cfg['runs']} runs of {', '.join(servers)}; server on CPU {SERVER_CPU}, chat-bench on CPU {BENCH_CPU}")
+    def slot(fn, name, run, what):
+        log(f"run {run}, {name}: {what} slot")
+        try:
+            fn(bench, make_server, name, run, cfg)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            # A server that would not start, or broke: recorded, and the other runs go on.
+            log(f"  {name} {what} slot FAILED: {e}")
+            records.append({"server": name, "run": run, "key": f"{what}-slot", "exit": None,
+                            "gen_wall_sec": 0, "gen_cpu_sec": 0, "result": None, "error": str(e)[-1500:]})
+
     try:
         for run in range(1, cfg["runs"] + 1):
             for name in servers:
-                log(f"run {run}, {name}: idle slot")
-                idle_slot(bench, make_server, name, run, cfg)
+                slot(idle_slot, name, run, "idle")
             for name in servers:
-                log(f"run {run}, {name}: traffic slot")
-                traffic_slot(bench, make_server, name, run, cfg)
+                slot(traffic_slot, name, run, "traffic")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
