@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	fastjson "github.com/goccy/go-json"
 )
 
 // chatEngine speaks chat-engine's protocol (docs/protocol.md): users through the REST user
@@ -200,7 +201,7 @@ func (c *ceConn) readLoop(lastSeq int64, onEvent func(Event)) {
 			return
 		}
 		var f ceFrame
-		if err := json.Unmarshal(data, &f); err != nil {
+		if err := fastjson.Unmarshal(data, &f); err != nil { // see cfDecodeFrame
 			onEvent(Event{Kind: EventError, At: at, Code: "client", Reason: "undecodable frame: " + err.Error()})
 			continue
 		}

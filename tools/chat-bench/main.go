@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -52,6 +53,19 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(exitSetup)
 	}
+	// CHAT_BENCH_CPUPROFILE=file writes a CPU profile of this process, to check that the load
+	// generator is not what limits a run (go tool pprof chat-bench file).
+	if path := os.Getenv("CHAT_BENCH_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	status := runWorkload()
+	pprof.StopCPUProfile() // os.Exit skips deferred calls
+	os.Exit(status)
+}
+
+func runWorkload() int {
 	var status int
 	switch os.Args[1] {
 	case "idle":
@@ -70,7 +84,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "chat-bench: unknown workload %q\n\n%s", os.Args[1], usage)
 		status = exitSetup
 	}
-	os.Exit(status)
+	return status
 }
 
 // commonFlags are the flags every workload takes.
