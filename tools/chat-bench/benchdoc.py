@@ -103,7 +103,7 @@ def markdown(doc, plots, json_rel):
         out.append("### direct at fixed offered rates (open loop, 1 device)\n")
         out.append(f"{sizes['pairs']} senders send on a fixed schedule for {sizes['paced_sec']} s whatever the replies; "
                    "latency counts from the scheduled send time, so a server that falls behind shows it as latency. "
-                   f"Rates rise until p99 passes {50} ms. Each cell: p50 / p99 ms, and the server's cores "
+                   f"Rates rise until p99 passes 50 ms, at most {sizes['max_rates']} rates in this mode. Each cell: p50 / p99 ms, and the server's cores "
                    "(server CPU-seconds per second) in brackets. – means not reached.\n")
         rows = []
         for rate in rates:
