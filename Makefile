@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e cluster sanitize bench bench-cluster clean
+.PHONY: all deps build run test unit e2e cluster sanitize bench bench-full bench-smoke bench-one bench-cluster clean
 
 all: build
 
@@ -46,8 +46,23 @@ sanitize: deps
 	@scripts/python-env.sh
 	CHAT_ENGINE_BIN=$(abspath build-asan)/chat-engine .venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster
 
-# Load and memory numbers for one node (tools/chat-bench; docs/benchmarks.md). Prints, asserts nothing.
+# chat-engine against Centrifugo and a Node.js relay, interleaved, 3 runs each (docs/benchmarks.md §6):
+# writes bench/results/<date>.json, the generated part of docs/benchmarks.md and docs/bench/*.png.
+# Under 15 minutes on 2 cores. Prints numbers, asserts nothing. bench-full: longer runs, 5 each.
 bench: build
+	scripts/bench-peers.sh install
+	.venv/bin/python tools/chat-bench/compare.py --mode short --chat-engine $(BUILD_DIR)/chat-engine
+
+bench-full: build
+	scripts/bench-peers.sh install
+	.venv/bin/python tools/chat-bench/compare.py --mode full --chat-engine $(BUILD_DIR)/chat-engine
+
+# The same with tiny sizes, report into a temporary directory: checks that the harness works.
+bench-smoke: build
+	scripts/bench-smoke.sh $(BUILD_DIR)
+
+# chat-engine alone, a minute: idle, pairs, fanout (tools/chat-bench/run.sh). Prints, asserts nothing.
+bench-one: build
 	tools/chat-bench/run.sh $(BUILD_DIR)/chat-engine
 
 # One instance against three over Kafka and PostgreSQL (start scripts/dev-services first).

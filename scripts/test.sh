@@ -4,7 +4,8 @@
 #  1. Starts Kafka and PostgreSQL (scripts/dev-services) unless they already run; stops, at the end,
 #     only what it started.
 #  2. Runs the unit tests (GoogleTest, the PostgreSQL store's contract included) beside the
-#     single-node end-to-end suite: they share nothing.
+#     single-node end-to-end suite and the benchmark harness's smoke run (scripts/bench-smoke.sh:
+#     tiny sizes, every server, no speed asserted): they share nothing.
 #  3. Then the cluster suite, alone: its last tests stop and restart the shared services.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,18 +36,23 @@ logs=$(mktemp -d)
 unit=$!
 .venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster >"$logs/e2e.log" 2>&1 &
 e2e=$!
+scripts/bench-smoke.sh "$build_dir" >"$logs/bench.log" 2>&1 &
+bench=$!
 wait $unit; unit_status=$?
 wait $e2e; e2e_status=$?
+wait $bench; bench_status=$?
 echo "=== unit tests"; tail -n 40 "$logs/unit.log"
 [ $unit_status -eq 0 ] || cat "$logs/unit.log"
 echo "=== end-to-end, one node"; tail -n 5 "$logs/e2e.log"
 [ $e2e_status -eq 0 ] || cat "$logs/e2e.log"
+echo "=== benchmark harness, smoke run"; tail -n 3 "$logs/bench.log"
+[ $bench_status -eq 0 ] || cat "$logs/bench.log"
 
 echo "=== end-to-end, cluster"
 .venv/bin/python -m pytest tests/e2e/cluster -q
 cluster_status=$?
 
 status=0
-for s in $unit_status $e2e_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
-echo "unit: $unit_status, e2e: $e2e_status, cluster: $cluster_status"
+for s in $unit_status $e2e_status $bench_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
+echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, cluster: $cluster_status"
 exit $status

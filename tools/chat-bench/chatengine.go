@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	fastjson "github.com/goccy/go-json"
 )
 
 // chatEngine speaks chat-engine's protocol (docs/protocol.md): users through the REST user
@@ -29,6 +30,18 @@ type chatEngine struct {
 
 	mu      sync.Mutex
 	clients map[string]*http.Client // one per source address: a Transport dials from one address
+
+	// relay: the server is tools/chat-bench/peers/node-relay, which speaks a subset of the same
+	// frames (hello, send, sent, message, error) but keeps no users, no inbox and no seqs, and
+	// takes the token as the query parameter `token`.
+	relay bool
+}
+
+// newNodeRelay is the adapter for the Node.js relay (peers/node-relay/server.js).
+func newNodeRelay(base *url.URL, secret []byte, tokenTTL time.Duration) *chatEngine {
+	s := newChatEngine(base, secret, "", tokenTTL)
+	s.relay = true
+	return s
 }
 
 func newChatEngine(base *url.URL, secret []byte, apiKey string, tokenTTL time.Duration) *chatEngine {
@@ -46,12 +59,25 @@ func newChatEngine(base *url.URL, secret []byte, apiKey string, tokenTTL time.Du
 	}
 }
 
-func (s *chatEngine) Name() string { return "chat-engine" }
+func (s *chatEngine) Name() string {
+	if s.relay {
+		return "node-relay"
+	}
+	return "chat-engine"
+}
 
 // Features: docs/protocol.md §2.7 (gapless inbox seqs; carbons before sent).
-func (s *chatEngine) Features() Features { return Features{Seqs: true, SenderCopy: true} }
+func (s *chatEngine) Features() Features {
+	if s.relay {
+		return Features{}
+	}
+	return Features{Seqs: true, SenderCopy: true}
+}
 
 func (s *chatEngine) EnsureUser(ctx context.Context, user string) error {
+	if s.relay {
+		return nil // the relay knows users only by their tokens
+	}
 	body, _ := json.Marshal(map[string]string{"username": user})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.baseURL+"/api/user/v1/create", bytes.NewReader(body))
 	if err != nil {
@@ -76,29 +102,18 @@ func (s *chatEngine) EnsureUser(ctx context.Context, user string) error {
 
 // httpClient returns the client whose dialer binds to local (nil: any address).
 func (s *chatEngine) httpClient(local *net.TCPAddr) *http.Client {
-	key := ""
-	if local != nil {
-		key = local.IP.String()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c, ok := s.clients[key]; ok {
-		return c
-	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	if local != nil {
-		dialer.LocalAddr = &net.TCPAddr{IP: local.IP} // port 0: the kernel picks one
-	}
-	c := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
-	s.clients[key] = c
-	return c
+	return clientFor(&s.mu, s.clients, local)
 }
 
 func (s *chatEngine) Connect(ctx context.Context, user string, opt ConnectOptions, onEvent func(Event)) (Conn, error) {
 	token := mintHS256(s.secret, user, time.Now(), s.tokenTTL)
-	ws, resp, err := websocket.Dial(ctx, s.wsURL, &websocket.DialOptions{
+	wsURL, header := s.wsURL, http.Header{"Authorization": {"Bearer " + token}}
+	if s.relay {
+		wsURL, header = s.wsURL+"?token="+url.QueryEscape(token), nil
+	}
+	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{
 		HTTPClient:      s.httpClient(opt.LocalAddr),
-		HTTPHeader:      http.Header{"Authorization": {"Bearer " + token}},
+		HTTPHeader:      header,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
@@ -186,7 +201,7 @@ func (c *ceConn) readLoop(lastSeq int64, onEvent func(Event)) {
 			return
 		}
 		var f ceFrame
-		if err := json.Unmarshal(data, &f); err != nil {
+		if err := fastjson.Unmarshal(data, &f); err != nil { // see cfDecodeFrame
 			onEvent(Event{Kind: EventError, At: at, Code: "client", Reason: "undecodable frame: " + err.Error()})
 			continue
 		}

@@ -15,12 +15,18 @@ import (
 
 const idleSettle = 2 * time.Second // lets the server finish handshake bookkeeping before RSS is read
 
-func runIdle(args []string) int {
-	fs := flag.NewFlagSet("idle", flag.ContinueOnError)
+// The connect workload is idle with no hold by default, read for its handshake numbers:
+// handshakes per second and server CPU per handshake.
+func runIdle(name string, args []string, defaultHold time.Duration) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var cf commonFlags
 	cf.register(fs)
 	conns := fs.Int("conns", 5000, fmt.Sprintf("connections to open and hold, one user each (bench-idle-<i>); at most %d", maxConnections))
-	hold := fs.Duration("hold", 10*time.Second, "how long to hold the connections once they are open")
+	hold := fs.Duration("hold", defaultHold, "how long to hold the connections once they are open")
+	steps := fs.String("steps", "", "open the connections in steps, e.g. 1000,5000,15000, sampling the server after each\n"+
+		"(replaces --conns; at most one process's worth)")
+	pause := fs.Bool("pause", false, "with --steps: after each step print a JSON line {\"paused_at\": N} and wait for a\n"+
+		"line on stdin, so that another workload can run while the connections are held")
 	workerRange := fs.String("worker-range", "", "internal: run as the worker process for connections FIRST:COUNT")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "chat-bench idle: open --conns connections, hold them for --hold, and report the server's RSS per\n"+
@@ -35,6 +41,13 @@ func runIdle(args []string) int {
 	if err != nil {
 		return setupFailed("idle", err)
 	}
+	if *steps != "" {
+		counts, err := parseSteps(*steps)
+		if err != nil {
+			return setupFailed(name, err)
+		}
+		return runIdleSteps(srv, src, cf, counts, *pause, *hold)
+	}
 	if *workerRange != "" {
 		return runIdleWorker(srv, src, *workerRange, cf.duration)
 	}
@@ -48,12 +61,12 @@ func runIdle(args []string) int {
 	defer cancel()
 	probe := serverProbe{cf.pid}
 	probs := newProblems()
-	res := newResult(srv.Name(), "idle")
+	res := newResult(srv.Name(), name)
 	res.Params["conns"] = n
 	res.Params["hold_sec"] = hold.Seconds()
 	res.Params["duration_sec"] = cf.duration.Seconds()
 	m := res.Metrics
-	fmt.Printf("chat-bench idle: %s at %s, %d connections, hold %s\n", srv.Name(), cf.url, n, *hold)
+	fmt.Printf("chat-bench %s: %s at %s, %d connections, hold %s\n", name, srv.Name(), cf.url, n, *hold)
 
 	users := make([]string, n)
 	for i := range users {
@@ -68,6 +81,7 @@ func runIdle(args []string) int {
 	m["users_per_sec"] = float64(n) / userSec
 
 	before, haveProc := probe.sample()
+	sockBefore, _ := readSockstatTCPMem()
 	t = time.Now()
 	holders, opened, failed := openIdleHolders(ctx, srv, src, cf, deadline, n)
 	openSec := time.Since(t).Seconds()
@@ -88,6 +102,12 @@ func runIdle(args []string) int {
 
 	sleepCtx(ctx, min(idleSettle, *hold))
 	withConns, _ := probe.sample()
+	sockWith, sockErr := readSockstatTCPMem()
+	if sockErr == nil && opened > 0 {
+		perConn := float64(sockWith-sockBefore) / float64(opened)
+		fmt.Printf("  kernel TCP memory: %.1f KiB per connection, both ends (/proc/net/sockstat)\n", perConn/1024)
+		m["kernel_tcp_mem_per_conn_bytes"] = perConn
+	}
 	sleepCtx(ctx, *hold-idleSettle)
 	res.Truncated = ctx.Err() != nil
 	held := 0
@@ -127,6 +147,7 @@ func runIdle(args []string) int {
 		m["server_rss_after_close_bytes"] = afterClose.RSSBytes
 		m["server_rss_per_conn_bytes"] = perConn
 		m["server_cpu_open_sec"] = afterOpen.cpuSec() - before.cpuSec()
+		m["handshakes_per_server_cpu_sec"] = perCPU(int64(opened), afterOpen.cpuSec()-before.cpuSec())
 		m["server_cpu_hold_sec"] = afterHold.cpuSec() - afterOpen.cpuSec()
 	}
 	if res.Truncated {

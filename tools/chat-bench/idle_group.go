@@ -41,10 +41,13 @@ func newIdleGroup(srv Server, src sourceAddrs, first, count int) *idleGroup {
 
 // openAll opens the group's connections, dialParallelism at a time, and returns when each has
 // been accepted or has failed, or ctx ended.
-func (g *idleGroup) openAll(ctx context.Context) {
+func (g *idleGroup) openAll(ctx context.Context) { g.openRange(ctx, g.first, g.count) }
+
+// openRange opens connections first..first+count-1 of the group, like openAll.
+func (g *idleGroup) openRange(ctx context.Context, first, count int) {
 	sem := make(chan struct{}, dialParallelism)
 	var wg sync.WaitGroup
-	for i := g.first; i < g.first+g.count && ctx.Err() == nil; i++ {
+	for i := first; i < first+count && ctx.Err() == nil; i++ {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"time"
 )
 
@@ -25,8 +26,13 @@ about speed. Traffic goes only to 127.0.0.0/8 and every run is bounded by --dura
 
 Usage:
   chat-bench idle   [flags]   open N idle connections and hold them: server RSS per connection
+                              (--steps 1000,5000,15000: a memory curve; --pause: hold them
+                              while another workload runs)
+  chat-bench connect [flags]  open N connections and close them: handshakes per second and
+                              server CPU per handshake
   chat-bench pairs  [flags]   P senders each send M messages to their own recipient, who has
-                              D devices: ack and delivery latency, throughput, server CPU
+                              D devices: ack and delivery latency, throughput, server CPU;
+                              --rate R: open loop at R messages/s in total
   chat-bench fanout [flags]   pairs with --devices 3 by default (multi-device fan-out)
   chat-bench cluster [flags]  pairs over the instances of one cluster (--urls, --pids): each
                               sender on one instance, its recipient on another; adds p99.9
@@ -47,10 +53,25 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(exitSetup)
 	}
+	// CHAT_BENCH_CPUPROFILE=file writes a CPU profile of this process, to check that the load
+	// generator is not what limits a run (go tool pprof chat-bench file).
+	if path := os.Getenv("CHAT_BENCH_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
+	status := runWorkload()
+	pprof.StopCPUProfile() // os.Exit skips deferred calls
+	os.Exit(status)
+}
+
+func runWorkload() int {
 	var status int
 	switch os.Args[1] {
 	case "idle":
-		status = runIdle(os.Args[2:])
+		status = runIdle("idle", os.Args[2:], 10*time.Second)
+	case "connect":
+		status = runIdle("connect", os.Args[2:], 0)
 	case "pairs":
 		status = runPairs("pairs", os.Args[2:], 1)
 	case "fanout":
@@ -63,7 +84,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "chat-bench: unknown workload %q\n\n%s", os.Args[1], usage)
 		status = exitSetup
 	}
-	os.Exit(status)
+	return status
 }
 
 // commonFlags are the flags every workload takes.
@@ -82,7 +103,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.pid, "pid", 0, "server process id, to read its RSS and CPU time from /proc (optional)")
 	fs.DurationVar(&c.duration, "duration", 60*time.Second, "upper bound on the whole run, setup included")
 	fs.BoolVar(&c.json, "json", false, "end with one JSON line holding every number")
-	fs.StringVar(&c.server, "server", "chat-engine", "server protocol adapter (chat-engine)")
+	fs.StringVar(&c.server, "server", "chat-engine", "server protocol adapter: chat-engine, centrifugo or node-relay")
 }
 
 // parseFlags parses args. When they are unusable, or were -h, it has printed why and returns
@@ -145,8 +166,12 @@ func (c *commonFlags) openServers(flagName string, urls []string) ([]Server, sou
 		switch c.server {
 		case "chat-engine":
 			srvs[i] = newChatEngine(base, []byte(secret), os.Getenv("CHAT_API_KEY"), ttl)
+		case "centrifugo":
+			srvs[i] = newCentrifugo(base, []byte(secret), ttl)
+		case "node-relay":
+			srvs[i] = newNodeRelay(base, []byte(secret), ttl)
 		default:
-			return nil, sourceAddrs{}, fmt.Errorf("--server %q: only chat-engine is implemented", c.server)
+			return nil, sourceAddrs{}, fmt.Errorf("--server %q: want chat-engine, centrifugo or node-relay", c.server)
 		}
 	}
 	return srvs, src, nil

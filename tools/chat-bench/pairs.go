@@ -33,6 +33,8 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	window := fs.Int("window", 10, "sends each sender keeps unacknowledged (pipelining)")
 	devices := fs.Int("devices", defaultDevices, "connections per recipient")
 	bodyBytes := fs.Int("body-bytes", 64, "message body size in bytes")
+	rate := fs.Float64("rate", 0, "offered load in messages/s over all senders, sent on a fixed schedule whatever the\n"+
+		"replies (open loop; latency counts from the scheduled time); 0: closed loop, --window per sender")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "chat-bench %s: --pairs senders each send --messages messages to their own recipient,\n"+
 			"who has --devices connections. Reports ack and delivery latency percentiles, throughput\n"+
@@ -74,6 +76,11 @@ func runPairs(name string, args []string, defaultDevices int) int {
 		return setupFailed(name, fmt.Errorf("--pairs × (--devices + 1) = %d connections; at most %d", p*(d+1), connsPerProcess))
 	case p*m*d > 10_000_000:
 		return setupFailed(name, fmt.Errorf("--pairs × --messages × --devices = %d deliveries; at most 10 million", p*m*d))
+	case *rate < 0 || *rate > 1e6:
+		return setupFailed(name, fmt.Errorf("--rate must be 0..1000000"))
+	}
+	if *rate > 0 {
+		w = m // open loop: the window never holds a send back
 	}
 
 	deadline := time.Now().Add(cf.duration)
@@ -91,7 +98,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	probs := newProblems()
 	res := newResult(srv.Name(), name)
 	for k, v := range map[string]any{"pairs": p, "messages": m, "window": w, "devices": d,
-		"body_bytes": *bodyBytes, "duration_sec": cf.duration.Seconds()} {
+		"body_bytes": *bodyBytes, "duration_sec": cf.duration.Seconds(), "rate": *rate} {
 		res.Params[k] = v
 	}
 	where := urls[0]
@@ -155,11 +162,15 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	selfBefore, _ := readProc(0)
 	start := time.Now()
 	var sending sync.WaitGroup
-	for _, s := range senders {
+	for i, s := range senders {
 		sending.Add(1)
 		go func() {
 			defer sending.Done()
-			s.sendAll(ctx, sendCtx, m, *bodyBytes)
+			if *rate > 0 {
+				s.sendPaced(ctx, sendCtx, m, *bodyBytes, pace{index: i, senders: p, rate: *rate})
+			} else {
+				s.sendAll(ctx, sendCtx, m, *bodyBytes)
+			}
 		}()
 	}
 	sending.Wait()
@@ -171,7 +182,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 
 	// Count what never arrived, then close, so that the event goroutines end before their
 	// fields are read.
-	var sent, acked, refused, delivered int64
+	var sent, acked, refused, delivered, lost int64
 	for _, s := range senders {
 		sent += s.sent.Load()
 		acked += s.acked.Load()
@@ -184,6 +195,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 		got, want := dv.delivered.Load(), dv.from.acked.Load()
 		delivered += got
 		if got < want {
+			lost += want - got
 			probs.addN("missing delivery", int(want-got), "a device of %s got %d of %d acked messages", dv.user, got, want)
 		} else if got > want {
 			probs.addN("extra delivery", int(got-want), "a device of %s got %d messages, %d acked", dv.user, got, want)
@@ -219,6 +231,10 @@ func runPairs(name string, args []string, defaultDevices int) int {
 	fmt.Printf("  delivery (send → message): %s\n", delivSum)
 	met["ack_latency"] = ackSum
 	met["delivery_latency"] = delivSum
+	// The same from a histogram, with its buckets, for the comparison report (compare.py).
+	met["ack_hist"] = histogramOf(ackLat).summary()
+	met["delivery_hist"] = histogramOf(delivLat).summary()
+	met["lost"] = lost
 	met["messages_sent"] = sent
 	met["messages_acked"] = acked
 	met["messages_refused"] = refused
@@ -239,6 +255,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 				cpu, serverAfter.UserSec-serverBefore.UserSec, serverAfter.SystemSec-serverBefore.SystemSec, perCPU(delivered, cpu))
 			fmt.Printf("  server RSS: %.1f MiB before, %.1f MiB after\n", mib(serverBefore.RSSBytes), mib(serverAfter.RSSBytes))
 			met["server_cpu_sec"] = cpu
+			met["server_cores"] = perSec(1, elapsed) * cpu
 			met["server_cpu_user_sec"] = serverAfter.UserSec - serverBefore.UserSec
 			met["server_cpu_sys_sec"] = serverAfter.SystemSec - serverBefore.SystemSec
 			met["deliveries_per_server_cpu_sec"] = perCPU(delivered, cpu)
@@ -248,6 +265,7 @@ func runPairs(name string, args []string, defaultDevices int) int {
 		}
 		fmt.Printf("  client CPU: %.2f s (chat-bench itself shares the machine with the server)\n", selfCPU)
 		met["client_cpu_sec"] = selfCPU
+		met["client_cores"] = perSec(1, elapsed) * selfCPU
 	}
 	if res.Truncated {
 		fmt.Println("  (--duration stopped the sending early)")
@@ -269,6 +287,45 @@ func (s *pairSender) sendAll(ctx, stop context.Context, messages, bodyBytes int)
 			return
 		}
 		s.sentAt[k].Store(s.clock.now())
+		if err := s.conn.Send(ctx, s.tag.id(k), s.to, s.tag.body(k, bodyBytes)); err != nil {
+			if ctx.Err() == nil {
+				s.probs.add("send failed", "%s: %v", s.user, err)
+			}
+			return
+		}
+		s.sent.Add(1)
+	}
+}
+
+// pace is one sender's share of an open-loop schedule: rate messages/s over senders senders,
+// spread evenly, sender index's k-th message due at (k·senders + index) / rate after the start.
+type pace struct {
+	index, senders int
+	rate           float64
+}
+
+func (p pace) due(k int) time.Duration {
+	return time.Duration(float64(k*p.senders+p.index) / p.rate * float64(time.Second))
+}
+
+// sendPaced sends message k when it is due, late ones at once, and stores the due time as its
+// send time, so that a server falling behind shows as latency instead of a slower schedule.
+func (s *pairSender) sendPaced(ctx, stop context.Context, messages, bodyBytes int, p pace) {
+	start := s.clock.now()
+	for k := range messages {
+		due := start + int64(p.due(k))
+		if wait := time.Duration(due - s.clock.now()); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-stop.Done():
+				return
+			}
+		}
+		if stop.Err() != nil || s.broken.Load() {
+			return
+		}
+		s.window <- struct{}{} // never blocks: the window holds every message
+		s.sentAt[k].Store(due)
 		if err := s.conn.Send(ctx, s.tag.id(k), s.to, s.tag.body(k, bodyBytes)); err != nil {
 			if ctx.Err() == nil {
 				s.probs.add("send failed", "%s: %v", s.user, err)

@@ -192,3 +192,57 @@ func sampleTrees(roots []int) (samples []procSample, ok bool) {
 	}
 	return samples, ok
 }
+
+// readSockstatTCPMem is the kernel memory of all TCP sockets of the machine (the `mem` field of
+// the TCP line of /proc/net/sockstat, in pages), in bytes. On loopback it counts both ends.
+func readSockstatTCPMem() (int64, error) {
+	data, err := os.ReadFile("/proc/net/sockstat")
+	if err != nil {
+		return 0, err
+	}
+	return parseSockstatTCPMem(string(data), int64(os.Getpagesize()))
+}
+
+func parseSockstatTCPMem(sockstat string, pageSize int64) (int64, error) {
+	for _, line := range strings.Split(sockstat, "\n") {
+		rest, ok := strings.CutPrefix(line, "TCP:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		for i := 0; i+1 < len(f); i += 2 {
+			if f[i] == "mem" {
+				pages, err := strconv.ParseInt(f[i+1], 10, 64)
+				return pages * pageSize, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/net/sockstat: no TCP mem")
+}
+
+// readSocketSlabBytes is the kernel slab memory of all TCP sockets of the machine (the TCP,
+// TCPv6 and sock_inode_cache caches of /proc/slabinfo: active objects × object size), or an
+// error where slabinfo is not readable (it needs root). On loopback it counts both ends.
+func readSocketSlabBytes() (int64, error) {
+	data, err := os.ReadFile("/proc/slabinfo")
+	if err != nil {
+		return 0, err
+	}
+	return parseSocketSlab(string(data)), nil
+}
+
+func parseSocketSlab(slabinfo string) int64 {
+	var total int64
+	for _, line := range strings.Split(slabinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || (f[0] != "TCP" && f[0] != "TCPv6" && f[0] != "sock_inode_cache") {
+			continue
+		}
+		active, err1 := strconv.ParseInt(f[1], 10, 64)
+		size, err2 := strconv.ParseInt(f[3], 10, 64)
+		if err1 == nil && err2 == nil {
+			total += active * size
+		}
+	}
+	return total
+}

@@ -44,3 +44,25 @@ func TestReadTreeCPUCountsReapedChildren(t *testing.T) {
 		t.Fatalf("the tree grew by %.2f s; the child alone used %.2f s", grew, child)
 	}
 }
+
+func TestParseSockstatTCPMem(t *testing.T) {
+	const s = "sockets: used 180\nTCP: inuse 10 orphan 0 tw 3 alloc 12 mem 7\nUDP: inuse 1 mem 2\n"
+	got, err := parseSockstatTCPMem(s, 4096)
+	if err != nil || got != 7*4096 {
+		t.Errorf("got %d, %v; want %d", got, err, 7*4096)
+	}
+	if _, err := parseSockstatTCPMem("UDP: inuse 1 mem 2\n", 4096); err == nil {
+		t.Error("no TCP line: want an error")
+	}
+}
+
+func TestParseSocketSlabSumsTheSocketCaches(t *testing.T) {
+	const s = "slabinfo - version: 2.1\n" +
+		"TCPv6                 65     65   2496   13    8 : tunables 0 0 0 : slabdata 5 5 0\n" +
+		"TCP                   79    130   2368   13    8 : tunables 0 0 0 : slabdata 10 10 0\n" +
+		"sock_inode_cache     282    418    832   19    4 : tunables 0 0 0 : slabdata 22 22 0\n" +
+		"kmalloc-cg-8k          8      8   8192    4    8 : tunables 0 0 0 : slabdata 2 2 0\n"
+	if got, want := parseSocketSlab(s), int64(65*2496+79*2368+282*832); got != want {
+		t.Errorf("got %d, want %d", got, want)
+	}
+}
