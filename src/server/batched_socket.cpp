@@ -13,14 +13,20 @@ void BatchedSocket::when_flushed(std::function<void()> fn) {
   on_flushed_.push_back(std::move(fn));
 }
 
+void BatchedSocket::uncork() {
+  corked_ = false;
+  if (!pending_.empty()) schedule_flush();
+}
+
 void BatchedSocket::schedule_flush() {
-  if (flush_scheduled_ || flushing_) return;  // a flush in flight takes pending_ when it ends
+  if (corked_ || flush_scheduled_ || flushing_)
+    return;  // a flush in flight takes pending_ when it ends
   flush_scheduled_ = true;
   // Posted, not started here: the frames already queued on this strand (the `sent` right behind a
   // `message`) join the same send.
   net::post(socket_.get_executor(), [this, owner = owner_.lock()] {
     flush_scheduled_ = false;
-    flush();
+    if (!corked_) flush();  // corked meanwhile: uncork() schedules it again
   });
 }
 

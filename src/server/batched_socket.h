@@ -61,11 +61,18 @@ class BatchedSocket {
         pending_.append(static_cast<const char*>(b.data()), b.size());
         bytes += b.size();
       }
-      schedule_flush();
     }
+    // The completion first: it lets the writer hand over its next frame before the flush runs.
     boost::asio::post(socket_.get_executor(),
                       boost::asio::append(std::forward<WriteHandler>(handler), failed_, bytes));
+    if (!failed_) schedule_flush();
   }
+
+  // While corked, nothing is sent: the writer has more frames queued and hands them over one by one
+  // (each write completes through the executor); uncork() once its queue is empty sends them all
+  // at once. Frames the stream writes by itself meanwhile (a pong) wait for the uncork too.
+  void cork() { corked_ = true; }
+  void uncork();
 
   // Bytes accepted but not yet taken by the socket.
   std::size_t waiting() const { return pending_.size() + writing_.size(); }
@@ -87,6 +94,7 @@ class BatchedSocket {
   boost::beast::error_code failed_;
   bool flush_scheduled_ = false;
   bool flushing_ = false;
+  bool corked_ = false;
 };
 
 // The stream's close handshake ends with a teardown of its next layer: write what waits first.

@@ -11,6 +11,7 @@
 #include "server/authenticate.h"
 #include "server/error_mapping.h"
 #include "server/exact_allocator.h"
+#include "server/handoff.h"
 
 namespace chat::server {
 namespace beast = boost::beast;
@@ -159,10 +160,11 @@ void WsSession::handle(protocol::SendFrame frame) {
                 std::chrono::duration<double>(SteadyClock::now() - started).count());
           }
         }
-        net::post(self->ws_.get_executor(),
-                  [self, client_id = std::move(client_id), result = std::move(result)]() mutable {
-                    self->on_send_done(client_id, std::move(result));
-                  });
+        const auto ex = self->ws_.get_executor();
+        hand_off(ex,
+                 [self, client_id = std::move(client_id), result = std::move(result)]() mutable {
+                   self->on_send_done(client_id, std::move(result));
+                 });
       });
 }
 
@@ -249,21 +251,21 @@ void WsSession::reply_error(std::optional<std::string_view> client_id, Errc code
 
 void WsSession::deliver_entry(uint64_t seq, core::OutboundQueue::Frame frame) {
   if (seq <= cursor_.delivered()) return;  // given already: skip the hop
-  net::post(ws_.get_executor(),
-            [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
-              self->on_entry(seq, std::move(frame));
-            });
+  hand_off(ws_.get_executor(),
+           [self = shared_from_this(), seq, frame = std::move(frame)]() mutable {
+             self->on_entry(seq, std::move(frame));
+           });
 }
 
 void WsSession::deliver(core::OutboundQueue::Frame frame) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+  hand_off(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
     self->enqueue(std::move(frame), core::FrameKind::ephemeral);
   });
 }
 
 void WsSession::catch_up(uint64_t head) {
   if (head <= cursor_.delivered()) return;
-  net::post(ws_.get_executor(), [self = shared_from_this(), head] {
+  hand_off(ws_.get_executor(), [self = shared_from_this(), head] {
     if (self->cursor_.started() && !self->closing_ && !self->finished_) self->fill_from_store(head);
   });
 }
@@ -318,6 +320,9 @@ void WsSession::enqueue(core::OutboundQueue::Frame frame, core::FrameKind kind) 
   if (closing_ || finished_) return;
   switch (queue_.push(std::move(frame), kind)) {
     case core::OutboundQueue::PushResult::queued:
+      // A frame behind one being written: hold the socket until the queue is written out, so that
+      // both leave in one send.
+      if (writing_) ws_.next_layer().cork();
       if (accepted_) do_write();
       break;
     case core::OutboundQueue::PushResult::dropped:
@@ -335,6 +340,7 @@ void WsSession::enqueue(core::OutboundQueue::Frame frame, core::FrameKind kind) 
 void WsSession::do_write() {
   if (writing_ || holding_ || queue_.empty()) return;
   writing_ = true;
+  if (queue_.size() > 1) ws_.next_layer().cork();  // the rest follows at once: send them together
   ws_.text(true);
   const auto& frame = queue_.front();
   ws_.async_write(net::buffer(*frame),
@@ -349,6 +355,7 @@ void WsSession::on_write(beast::error_code ec, std::size_t) {
   }
   queue_.pop_front();
   if (ws_.next_layer().over_limit()) {
+    ws_.next_layer().uncork();
     holding_ = true;
     ws_.next_layer().when_flushed([self = shared_from_this()] {
       self->holding_ = false;
@@ -361,6 +368,7 @@ void WsSession::on_write(beast::error_code ec, std::size_t) {
 
 void WsSession::after_write() {
   if (finished_) return;
+  if (queue_.empty()) ws_.next_layer().uncork();
   if (!queue_.empty()) {
     do_write();
   } else if (closing_) {
@@ -373,14 +381,14 @@ void WsSession::after_write() {
 // ---- closing ---------------------------------------------------------------------------------
 
 void WsSession::close(uint16_t code, std::string reason) {
-  net::post(ws_.get_executor(),
-            [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-              self->begin_close(code, std::move(reason), false);
-            });
+  hand_off(ws_.get_executor(),
+           [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+             self->begin_close(code, std::move(reason), false);
+           });
 }
 
 void WsSession::shut_down() {
-  net::post(ws_.get_executor(), [self = shared_from_this()] {
+  hand_off(ws_.get_executor(), [self = shared_from_this()] {
     self->shutting_down_ = true;
     if (self->inflight_sends_ == 0)
       self->begin_close(static_cast<uint16_t>(websocket::close_code::going_away),

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/burst.h"
+
 namespace chat::store {
 
 template <typename Job>
@@ -79,7 +81,11 @@ class BatchingQueue {
                      std::make_move_iterator(queue_.begin() + n));
         queue_.erase(queue_.begin(), queue_.begin() + n);
       }
-      run_batch_(batch);
+      {
+        // What the batch's callbacks hand to other threads goes over once, after the batch.
+        burst::Scope burst;
+        run_batch_(batch);
+      }
       batch.clear();
     }
   }

@@ -64,6 +64,34 @@ TEST(BatchedSocketTest, WritesCompleteAtOnceAndReachThePeerInOrder) {
   EXPECT_EQ(read_exactly(pair.peer, 13), "one two three");
 }
 
+TEST(BatchedSocketTest, WhileCorkedNothingIsSentAndUncorkSendsEverythingTogether) {
+  SocketPair pair;
+  BatchedSocket socket(std::move(pair.ours));
+  auto owner = std::make_shared<int>(0);
+  socket.set_owner(owner);
+
+  socket.cork();
+  socket.async_write_some(net::buffer(std::string_view("first ")),
+                          [](boost::system::error_code, std::size_t) {});
+  pair.ioc.poll();
+  socket.async_write_some(net::buffer(std::string_view("second")),
+                          [](boost::system::error_code, std::size_t) {});
+  pair.ioc.poll();
+  EXPECT_EQ(socket.waiting(), 12u) << "corked: nothing reached the socket";
+  pair.peer.non_blocking(true);
+  char probe[16];
+  boost::system::error_code ec;
+  pair.peer.read_some(net::buffer(probe), ec);
+  EXPECT_EQ(ec, net::error::would_block);
+
+  socket.uncork();
+  pair.ioc.restart();  // poll() ran out of work, which stops the context
+  pair.ioc.run();
+  EXPECT_EQ(socket.waiting(), 0u);
+  pair.peer.non_blocking(false);
+  EXPECT_EQ(read_exactly(pair.peer, 12), "first second");
+}
+
 TEST(BatchedSocketTest, WhenFlushedRunsAtOnceWhenNothingWaits) {
   SocketPair pair;
   BatchedSocket socket(std::move(pair.ours));
