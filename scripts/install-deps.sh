@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
-  libssl-dev libsqlite3-dev librocksdb-dev libgtest-dev
+  libssl-dev librocksdb-dev libgtest-dev
   python3 python3-venv
   libpq-dev librdkafka-dev
   # scripts/dev-services: PostgreSQL, and Maven to fetch Kafka's jars (Kafka runs on Java 17+)

@@ -60,7 +60,7 @@ ParsedArgs parse_args(int argc, const char* const argv[]) {
     ("data-dir", po::value(&c.data_dir)->default_value(c.data_dir), "where the store and the generated JWT secret live")
     ("threads", po::value(&c.threads)->default_value(0), "I/O threads; 0 = one per core this process may use")
     ("node-id", po::value(&c.node_id), "this instance's name, unique in a cluster: its Kafka topic and hello.node (default: <host name>-<listen port>)")
-    ("database-url", po::value(&c.database_url), "postgresql://user:password@host:port/db: keep users and inboxes in PostgreSQL instead of SQLite in --data-dir")
+    ("database-url", po::value(&c.database_url), "postgresql://user:password@host:port/db: keep users and inboxes in PostgreSQL instead of RocksDB in --data-dir")
     ("kafka-brokers", po::value(&c.kafka_brokers), "host:port[,host:port]: cluster mode, instances exchange live events over Apache Kafka (needs --database-url)")
     ("kafka-topic-prefix", po::value(&c.kafka_topic_prefix)->default_value(c.kafka_topic_prefix), "each instance reads the topic <prefix>.node.<node-id>")
     ("allowed-origins", po::value(&origins), "comma-separated Origins allowed to open a WebSocket (unset: any)")

@@ -16,7 +16,7 @@ struct Config {
   std::string data_dir = "./data";
   unsigned threads = 0;  // 0: one per core
   std::string node_id;   // empty: <host name>-<listen port>, stable across restarts
-  // PostgreSQL instead of SQLite when set (postgresql://...).
+  // PostgreSQL instead of RocksDB when set (postgresql://...).
   std::string database_url;
   // Cluster mode when set (host:port[,...]); needs database_url.
   std::string kafka_brokers;

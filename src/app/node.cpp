@@ -30,7 +30,6 @@
 #include "server/rest_api.h"
 #include "store/postgres/postgres_store.h"
 #include "store/rocksdb/rocks_store.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace chat::app {
 namespace net = boost::asio;
@@ -92,22 +91,12 @@ struct Stores {
   bool wrong_format = false;                 // the data dir holds another store's files
 };
 
-// The single-node store. CHAT_EMBEDDED_STORE=sqlite selects the former SQLite store instead: a
-// temporary, undocumented switch so that both can be measured side by side, to be removed with
-// store/sqlite.
+// The single-node store: RocksDB in <data-dir>/rocksdb. A data dir that still holds chat.db, the
+// SQLite file of an earlier version, is refused rather than silently started empty beside it.
 Result<Stores> open_embedded_store(const std::string& data_dir) {
   Stores out;
-  const std::string sqlite_file = data_dir + "/chat.db";
-  const char* choice = std::getenv("CHAT_EMBEDDED_STORE");
-  if (choice != nullptr && std::string_view(choice) == "sqlite") {
-    auto opened = store::SqliteStore::open(sqlite_file);
-    if (!opened) return opened.error();
-    out.store = std::move(*opened);
-    out.description = "SQLite in " + data_dir;
-    return out;
-  }
   std::error_code ec;
-  if (std::filesystem::exists(sqlite_file, ec)) {
+  if (std::filesystem::exists(data_dir + "/chat.db", ec)) {
     out.wrong_format = true;
     return out;
   }

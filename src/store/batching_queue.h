@@ -2,7 +2,7 @@
 // The queue in front of a store's single writer thread: callers submit jobs from any thread; the
 // thread takes everything pending (at most max_batch) and hands it to the store as one batch, so
 // that one commit covers whatever accumulated while the previous one was being made durable
-// (group commit). Shared by store/sqlite and store/postgres.
+// (group commit). Shared by store/rocksdb and store/postgres.
 //
 // Owned by its writer, as the writer's last member (its thread starts in the constructor and may
 // use everything declared before it). Thread-safe; drain() is idempotent but must not be called

@@ -1,5 +1,5 @@
 #pragma once
-// The storage port. SQLite implements it for one node (store/sqlite), PostgreSQL for a cluster.
+// The storage port. RocksDB implements it for one node (store/rocksdb), PostgreSQL for a cluster.
 //
 // Thread-safety: every method may be called from any thread concurrently.
 // Writes are asynchronous so that an implementation can batch many of them into one commit

@@ -1,6 +1,6 @@
 #pragma once
 // The writes a store's writer thread queues (BatchingQueue), each keeping its outcome until its
-// transaction's fate is known. Shared by store/sqlite and store/postgres; each adds the jobs only
+// transaction's fate is known. Shared by store/rocksdb and store/postgres; each adds the jobs only
 // it has.
 #include <cstdint>
 #include <optional>

@@ -10,7 +10,7 @@
 
 namespace chat::store {
 
-// Same contract as SqliteStore, but every write finishes and runs its callback inline, on the
+// Same contract as RocksStore, but every write finishes and runs its callback inline, on the
 // calling thread, before returning, so tests need no waiting. set_failing(true) makes writes fail
 // with unavailable and store nothing, like a database that is down; reads keep working.
 // Thread-safe: one mutex, never held while a callback runs (callbacks may call the store).
@@ -18,7 +18,7 @@ class InMemoryStore final : public Store {
  public:
   void set_failing(bool failing);
   // Appends report `nodes` as the route of every entry of `owner`, as a cluster store would for a
-  // user connected to those instances. Without any, appends report no routes, as SqliteStore.
+  // user connected to those instances. Without any, appends report no routes, as RocksStore.
   void set_routes(std::string owner, std::vector<std::string> nodes);
 
   void create_user(std::string username, int64_t now_ms, Callback<User> done) override;
@@ -34,7 +34,7 @@ class InMemoryStore final : public Store {
                                           uint64_t before, int limit) override;
   Result<uint64_t> last_seq(std::string_view owner) override;
 
-  // Later writes fail with unavailable, as after SqliteStore::drain().
+  // Later writes fail with unavailable, as after RocksStore::drain().
   void drain() override;
 
  private:

@@ -2,7 +2,7 @@
 // prints what they cost: CPU per message (the process, and the store alone: the process minus the
 // threads that drive it), bytes written per message, messages per second, and commits.
 //
-//   store-bench --store rocksdb|sqlite --dir /var/tmp/x --users 1000 --messages 200000
+//   store-bench --store rocksdb --dir /var/tmp/x --users 1000 --messages 200000
 //               [--threads 4] [--in-flight 256] [--body 64] [--reads 20000]
 //               [--write-buffer-mb N]
 //
@@ -32,7 +32,6 @@
 #include <vector>
 
 #include "store/rocksdb/rocks_store.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace {
 
@@ -54,7 +53,7 @@ struct Args {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: store-bench --store rocksdb|sqlite --dir DIR [--users N] [--messages M]\n"
+               "usage: store-bench --store rocksdb --dir DIR [--users N] [--messages M]\n"
                "                   [--threads T] [--in-flight K] [--body BYTES] [--reads R]\n");
   std::exit(2);
 }
@@ -86,7 +85,7 @@ Args parse(int argc, char** argv) {
     else
       usage();
   }
-  if (a.dir.empty() || (a.store != "rocksdb" && a.store != "sqlite")) usage();
+  if (a.dir.empty() || a.store != "rocksdb") usage();
   return a;
 }
 
@@ -150,12 +149,6 @@ Opened open(const Args& a) {
     auto store = RocksStore::open(a.dir + "/rocksdb", options);
     if (!store.ok()) throw std::runtime_error(store.error().message);
     RocksStore* raw = store->get();
-    out.commits = [raw] { return raw->commits(); };
-    out.store = std::move(*store);
-  } else {
-    auto store = SqliteStore::open(a.dir + "/chat.db");
-    if (!store.ok()) throw std::runtime_error(store.error().message);
-    SqliteStore* raw = store->get();
     out.commits = [raw] { return raw->commits(); };
     out.store = std::move(*store);
   }

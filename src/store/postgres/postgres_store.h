@@ -27,7 +27,7 @@ struct PostgresOptions {
   std::chrono::milliseconds statement_timeout{5000};
 };
 
-// Store, Presence and Membership over libpq, with the same contract as SqliteStore
+// Store, Presence and Membership over libpq, with the same contract as RocksStore
 // (store_contract_test runs against both) and the routing registry of store/presence.h.
 //
 // Threading model. Writes go to a queue served by one writer thread that owns its connection and

@@ -13,7 +13,7 @@ namespace {
 constexpr int64_t kMigrationLock = 0x6368'6174'0000'0001;
 
 // v1. The tables, and why they look this way:
-//  - Every key is text COLLATE "C": byte order, as in SqliteStore (list_users pages in the same
+//  - Every key is text COLLATE "C": byte order, as in RocksStore (list_users pages in the same
 //    order), cheaper to compare, and the order in which batches lock inbox heads does not depend
 //    on the database's locale.
 //  - heads holds each user's last seq. It is the lock of an inbox: an append locks the heads rows

@@ -299,7 +299,7 @@ Writer::Attempt Writer::try_appends(std::span<AppendJob*> appends,
     }
   }
 
-  // Every outcome, decided here in queue order, as SqliteStore's savepoints would have it.
+  // Every outcome, decided here in queue order, one job at a time.
   std::vector<Result<SendResult>> results;
   results.reserve(appends.size());
   Columns columns;

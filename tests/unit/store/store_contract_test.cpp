@@ -9,7 +9,6 @@
 #include "fakes/in_memory_store.h"
 #include "store/postgres/postgres_store.h"
 #include "store/rocksdb/rocks_store.h"
-#include "store/sqlite/sqlite_store.h"
 #include "unit/store/postgres_test_util.h"
 #include "unit/store/store_test_util.h"
 
@@ -25,18 +24,6 @@ using testing::send;
 // Each implementation: its name, how to make a fresh store (null, with skip_reason, when the
 // service it needs is not configured), and whether its callbacks run on a thread of its own (then a
 // test can hold that thread to force writes into one batch).
-struct Sqlite {
-  static constexpr const char* kName = "Sqlite";
-  static constexpr bool kOwnWriterThread = true;
-  testing::TempDir dir;
-  std::string skip_reason;
-  std::unique_ptr<Store> make() {
-    Result<std::unique_ptr<SqliteStore>> store = SqliteStore::open(dir.file("chat.db"));
-    if (!store.ok()) throw std::runtime_error(store.error().message);
-    return std::move(store).value();
-  }
-};
-
 struct Rocks {
   static constexpr const char* kName = "Rocks";
   static constexpr bool kOwnWriterThread = true;
@@ -128,7 +115,7 @@ struct ImplName {
   }
 };
 
-using Implementations = ::testing::Types<Sqlite, Rocks, InMemory, Postgres>;
+using Implementations = ::testing::Types<Rocks, InMemory, Postgres>;
 TYPED_TEST_SUITE(StoreContractTest, Implementations, ImplName);
 
 // --- users
