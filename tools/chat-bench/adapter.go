@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
+	"strconv"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // Server is what a workload needs from a chat server: users, device connections, one-to-one
@@ -76,6 +80,18 @@ type Event struct {
 	Code     string
 	Reason   string
 	ByClient bool
+}
+
+// closedEvent is the EventClosed for a connection whose read ended with err.
+func closedEvent(err error, at time.Time, byClient bool) Event {
+	ev := Event{Kind: EventClosed, At: at, Reason: err.Error(), ByClient: byClient}
+	if code := websocket.CloseStatus(err); code != -1 {
+		ev.Code = strconv.Itoa(int(code))
+	}
+	if byClient && errors.Is(err, net.ErrClosed) {
+		ev.Reason = "closed by client"
+	}
+	return ev
 }
 
 // closeText describes an EventClosed for a report.

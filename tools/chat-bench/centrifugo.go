@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -199,17 +198,10 @@ func (c *cfConn) readLoop(onEvent func(Event)) {
 		_, data, err := c.ws.Read(context.Background())
 		at := time.Now()
 		if err != nil {
-			ev := Event{Kind: EventClosed, At: at, Reason: err.Error()}
-			if code := websocket.CloseStatus(err); code != -1 {
-				ev.Code = strconv.Itoa(int(code))
-			}
 			c.mu.Lock()
-			ev.ByClient = c.byClient
+			byClient := c.byClient
 			c.mu.Unlock()
-			if ev.ByClient && errors.Is(err, net.ErrClosed) {
-				ev.Reason = "closed by client"
-			}
-			onEvent(ev)
+			onEvent(closedEvent(err, at, byClient))
 			return
 		}
 		replies, err := cfDecodeFrame(data)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -187,17 +186,10 @@ func (c *ceConn) readLoop(lastSeq int64, onEvent func(Event)) {
 		_, data, err := c.ws.Read(context.Background())
 		at := time.Now()
 		if err != nil {
-			ev := Event{Kind: EventClosed, At: at, Reason: err.Error()}
-			if code := websocket.CloseStatus(err); code != -1 {
-				ev.Code = fmt.Sprint(int(code))
-			}
 			c.closeMu.Lock()
-			ev.ByClient = c.byClient
+			byClient := c.byClient
 			c.closeMu.Unlock()
-			if ev.ByClient && errors.Is(err, net.ErrClosed) {
-				ev.Reason = "closed by client"
-			}
-			onEvent(ev)
+			onEvent(closedEvent(err, at, byClient))
 			return
 		}
 		var f ceFrame
