@@ -2,32 +2,14 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
-#include <boost/url.hpp>
 
-#include "base/log.h"
-#include "server/authenticate.h"
+#include "server/http_request.h"
 #include "server/ws_session.h"
 
 namespace chat::server {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
-namespace {
-
-// Room for an 8 KiB token (refused with 401 by the verifier, not with a parse error) in a header
-// or in the query string, beside ordinary headers.
-constexpr std::uint32_t kHeaderLimit = 32 * 1024;
-
-bool origin_allowed(const Request& req, const std::vector<std::string>& allowed) {
-  if (allowed.empty()) return true;
-  const auto origin = req[http::field::origin];
-  for (const auto& a : allowed)
-    if (origin == a) return true;
-  return false;
-}
-
-}  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, ServerContext& ctx, RestApi& api)
     : stream_(std::move(socket)), ctx_(ctx), api_(api) {}
@@ -39,31 +21,20 @@ void HttpSession::run() {
 
 void HttpSession::do_read() {
   parser_.emplace();
-  parser_->body_limit(ctx_.options.max_body_bytes);
-  parser_->header_limit(kHeaderLimit);
+  limit_request_parser(*parser_, ctx_.options);
   stream_.expires_after(ctx_.options.handshake_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
 
 void HttpSession::on_read(beast::error_code ec, std::size_t) {
-  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-      ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-      ec == net::error::eof)
+  if (ec) {
+    if (auto answer = read_error_response(ec)) return send(std::move(*answer), false);
     return shutdown();
-  if (ec == http::error::body_limit)
-    return send(error_response(Errc::too_large, "the request body is over 64 KiB"), false);
-  if (ec == http::error::header_limit)
-    return send(error_response(http::status::request_header_fields_too_large, "too_large",
-                               "the request headers are too large"),
-                false);
-  if (ec) return send(error_response(Errc::bad_request, "malformed HTTP request"), false);
+  }
 
   Request req = parser_->release();
-  if (beast::websocket::is_upgrade(req)) {
-    auto url = boost::urls::parse_origin_form(req.target());
-    if (url && url->path() == "/ws") return upgrade(std::move(req));
-  }
+  if (is_websocket_upgrade(req)) return upgrade(std::move(req));
 
   const bool keep_alive = req.keep_alive();
   api_.handle(req, [self = shared_from_this(), keep_alive](Response res) {
@@ -74,11 +45,7 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 }
 
 void HttpSession::upgrade(Request req) {
-  if (ctx_.draining.load())
-    return send(error_response(Errc::unavailable, "the server is shutting down"), false);
-  if (!origin_allowed(req, ctx_.options.allowed_origins))
-    return send(error_response(Errc::forbidden, "this Origin is not allowed"), false);
-  auto claims = authenticate(ctx_, bearer_token(req, true));
+  auto claims = authorize_upgrade(ctx_, req);
   if (!claims) return send(error_response(claims.error().code, claims.error().message), false);
   const std::string user = claims->username;
   if (!ctx_.registry.reserve(user))
