@@ -92,9 +92,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const std::size_t used = parser.put(rest, ec);
       rest += used;
       if (ec == http::error::need_more) {
-        // The peer wrote nothing more: the read ends at the end of the stream.
+        // The peer wrote nothing more: the stream ends, before a request (end_of_stream, as
+        // http::async_read says) or inside one (the parser decides).
         ec = {};
-        parser.put_eof(ec);
+        if (parser.got_some())
+          parser.put_eof(ec);
+        else
+          ec = http::error::end_of_stream;
         break;
       }
       if (ec) break;
