@@ -2,7 +2,8 @@
 # `make fuzz`: runs each libFuzzer target of <build dir>/fuzz for <seconds>, one after another,
 # from its committed corpus (tests/fuzz/corpus/<target>/, read only). New interesting inputs go
 # to <build dir>/finds/<target>/, crashing inputs to <build dir>/crashes/<target>-*. Exits 1 when
-# any target crashed. Promote finds with `scripts/fuzz.sh merge` (docs/reliability.md).
+# any target crashed or spent over 10 s on one input. Promote finds with `scripts/fuzz.sh merge`
+# (docs/reliability.md).
 #
 #   scripts/fuzz.sh <build dir> <seconds> [target...]
 #   scripts/fuzz.sh merge <build dir> [target...]
@@ -30,7 +31,7 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "$build_dir/finds/$t"
   echo "=== fuzz_$t, ${seconds}s"
-  "$build_dir/fuzz/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -max_len=16384 \
+  "$build_dir/fuzz/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -max_len=16384 -timeout=10 \
     -artifact_prefix="$build_dir/crashes/$t-" "$build_dir/finds/$t" "tests/fuzz/corpus/$t" \
     2>"$build_dir/finds/$t.log"
   rc=$?

@@ -91,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     while (!parser.is_done()) {
       const std::size_t used = parser.put(rest, ec);
       rest += used;
-      if (ec == http::error::need_more) {
+      if (ec == http::error::need_more || (!ec && used == 0)) {
         // The peer wrote nothing more: the stream ends, before a request (end_of_stream, as
         // http::async_read says) or inside one (the parser decides).
         ec = {};
