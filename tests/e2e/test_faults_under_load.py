@@ -78,6 +78,25 @@ def upgrade(port: int, token: str, rcvbuf: int | None = None) -> socket.socket:
     return sock
 
 
+def tcp_queues(local_port: int, remote_port: int) -> tuple[int, int] | None:
+    """(tx_queue, rx_queue) of the loopback socket local_port -> remote_port, from /proc/net/tcp:
+    bytes sent and not yet acknowledged by the peer, and bytes received and not yet read."""
+    local, remote = f"0100007F:{local_port:04X}", f"0100007F:{remote_port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                tx, rx = fields[4].split(":")
+                return int(tx, 16), int(rx, 16)
+    return None
+
+
+def server_read_everything(server_port: int, client: socket.socket) -> bool:
+    """The server's kernel acknowledged all the client sent, and the server process read it."""
+    client_port = client.getsockname()[1]
+    return tcp_queues(client_port, server_port)[0] == 0 and tcp_queues(server_port, client_port)[1] == 0
+
+
 def reset(sock: socket.socket) -> None:
     """Closes with an RST instead of a FIN: SO_LINGER on with a zero time-out."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -285,6 +304,8 @@ async def test_a_reset_in_the_middle_of_a_frame_frees_the_connection_and_applies
     await wait_until(lambda: connections_of(s, a) == 1, timeout=10, what="the raw connection counted")
     frame = masked_text_frame(json.dumps({"type": "send", "id": "half", "to": b, "body": "x" * 500}).encode())
     sock.sendall(frame[: len(frame) // 2])
+    # The server has read the half frame (its socket holds nothing unread) before the reset.
+    await wait_until(lambda: server_read_everything(s.port, sock), timeout=10, what="the half frame read")
     reset(sock)
     reset_at = time.monotonic()
 
