@@ -76,6 +76,14 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 void HttpSession::upgrade(Request req) {
   if (ctx_.draining.load())
     return send(error_response(Errc::unavailable, "the server is shutting down"), false);
+  // Checked here, not left to the WebSocket accept: its refusal would be dropped unsent with the
+  // socket, leaving the client an empty reply. RFC 6455 4.4: 426 naming the version we speak.
+  if (req[http::field::sec_websocket_version] != "13") {
+    Response res = error_response(http::status::upgrade_required, "bad_request",
+                                  "Sec-WebSocket-Version must be 13");
+    res.set(http::field::sec_websocket_version, "13");
+    return send(std::move(res), false);
+  }
   if (!origin_allowed(req, ctx_.options.allowed_origins))
     return send(error_response(Errc::forbidden, "this Origin is not allowed"), false);
   auto claims = authenticate(ctx_, bearer_token(req, true));
