@@ -51,7 +51,8 @@ def request(method: str, path: str, body: bytes = b"", headers: list[tuple[str, 
             close: bool = False) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
     lines += [f"{k}: {v}" for k, v in headers or []]
-    if body or method in ("POST", "PUT"):
+    chunked = any(k.lower() == "transfer-encoding" for k, _ in headers or [])
+    if (body or method in ("POST", "PUT")) and not chunked:
         lines.append(f"Content-Length: {len(body)}")
     if close:
         lines.append("Connection: close")
