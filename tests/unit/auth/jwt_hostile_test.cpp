@@ -123,9 +123,48 @@ std::string bn_param(EVP_PKEY* key, const char* name) {
   return out;
 }
 
+// An attacker's RSA-2048 key, made with `openssl genpkey -algorithm RSA`. Fixed because making
+// one takes a good part of a second, and every test of this table runs in a process of its own.
+constexpr std::string_view kRsaPrivateKeyPem = R"(-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCwkEhoBeCzo0Y7
+L9Pcp5r4aBZnLKh00dyj+Oz7+890AyUQC1UY2GGeNnp107DpJZECSyQbxlY47FaN
+7VsV/6JkiY3ulUoPqxqC0sKVuEGGiP9ugOgaq4bcs9LZ2KPZVwfafUgtpZoKunVt
+vEFl+WyP5n7d3WY7gtbiomp2wmI3LfiUWXaG1qWcfeTiUaLJFzZE2Vaj27RlfrV6
+XC9SD0nVYjVTKqaNIK4oVXGrtxt1N6U5WsRyYTt/mlczQi8cGeqWs3pmnUVdyZO3
+c4f5gkLQ4hF9x88oZCNj7rZV/DsafTEmEGSsN4idsFYEaRPmj2N0PLTyokPryKBH
+rKEUffmxAgMBAAECggEAILUxvJduJ0j1TyyOfj9MPX0mvUkwEaf4zCVmXU2qAg89
+E+pNgtM+zizAZchn6uDLKpYZ481LlrLtW9BfAcW/4wj6Unq0ZA+p0xdQ9aRS+yWw
+z9swZBRnYMYtJq7zt2TgbxCrSM13KkqdS01G/imE+2lTEi2b7SVRQl2dBFABGsBq
+GYzhe+G+OApD4E1/J3EpB5JYrldEB+koUkqRNIU22er7EY4kDISISp4sxuapXoZP
+7M0BzGMAgNYo1HnXGGThBKSuoDkm6QCYNHTzrL5Lf61/+qAqciRIJdfb8KXPijXt
+KQUi6JzqcntOF6UXO9KDzJmPovaJoNvOU0uAw0944wKBgQDVfaH6JI40bmDayJeY
++py5brm8pqkuB3V107FT8R5CZC2sl9oC3eo96AiddaK/Mm3He/nvcT/jXhjlSlWE
+vrnlkT9WV7XvV8mMgJeyfTWLvW48EggDRRWAKTKjDLP6uiMoKess4Lk8kJjqLi4t
+mB6rN3G3xNGTOnQSUZ+lGlAIHwKBgQDTuFhCPjhqDrdPRe00mlCEAu9MNS7ZFfK5
+McQ5WTxyjEtW4fDiNoMaLwU+IHpOwvrRxVRLR9D0WmzRo7RiXuTS62BFkQsYiDgn
+6xTOhdzuR+ewme+edhMYC7OCHdFaAanpzJmIRByMsZz4frpeqLze7b4nI/bSt8YJ
+tG7t+tQELwKBgC+v+3FznuwpR6s3KV27hSyKhiSUma+1bNBf8/lLH7Y2yFkIJmOD
+jGI9pUb+0tagfhMUJ1UL1/iCuU7mVsnrDH0x/5LazsHiuxuOUdRF0aMgMjJq2K1a
+Th4tlakEGmPEFjxPeL+yhs33gqC0pg37L8aRAO7KoQGhCfJZly56/SuDAoGAJImV
+wajXN4ZeoDGjJAbVilKvVWmAMjqVbtxlzrfVtLb9cXsAhSl/Ko+eyf/0247OllEF
+oRA9wU2xpeQohyl1N+ki7h5/2bX4avso1hNH8185XsLSFXivBuFOE1BuBqhu2EhU
+3q1Sd/1W55OHOjrIjXhd7odIW0kXxij7U9qLqEUCgYEAzuyn/Yqh9IIx7768k8el
+SaZfTnbJnEk2pHU8Um4r28x7nN+npa29bvnzVv1NgmnHBdm8s8IJCdbCp7/kxHxF
+LTS+Uoj+YX0ayYhJ3AVKXkWY3DYiZZVskIlwnRP4HLylXsz1qtHUJKer/W2birSF
+b7vsI9petsSzMbTPzXE0RR8=
+-----END PRIVATE KEY-----
+)";
+
+Pkey rsa_key() {
+  BIO* bio = BIO_new_mem_buf(kRsaPrivateKeyPem.data(), int(kRsaPrivateKeyPem.size()));
+  Pkey key(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
+  BIO_free(bio);
+  return key;
+}
+
 // Real key pairs, made once: an attacker's, as a key-confusion attack would use.
 struct Keys {
-  Pkey rsa{EVP_RSA_gen(2048)};
+  Pkey rsa = rsa_key();
   Pkey ec{EVP_EC_gen("P-256")};
   Pkey ed{EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")};
   Keys() { require(rsa && ec && ed, "key generation"); }
