@@ -180,6 +180,8 @@ std::string_view to_string(JwtFailure failure) {
       return "malformed";
     case JwtFailure::unsupported_alg:
       return "unsupported_alg";
+    case JwtFailure::critical_extension:
+      return "critical_extension";
     case JwtFailure::bad_signature:
       return "bad_signature";
     case JwtFailure::missing_exp:
@@ -218,6 +220,9 @@ VerifyResult JwtVerifier::verify(std::string_view token, int64_t now) const {
   if (alg == nullptr || !alg->is_string() || alg->get_string() != "HS256") {
     return fail(JwtFailure::unsupported_alg);
   }
+  // Key-selecting headers (kid, jku, x5u, jwk, x5c) are ignored: there is one key. But an extension
+  // marked critical changes how the token must be read, and none is understood here.
+  if (header_obj->contains("crit")) return fail(JwtFailure::critical_extension);
 
   const Digest expected = hmac_sha256(key_, signing_input);
   if (signature->size() != expected.size() ||
@@ -271,8 +276,9 @@ VerifyResult JwtVerifier::verify(std::string_view token, int64_t now) const {
   return VerifyResult{std::move(out), {}};
 }
 
-std::string sign_hs256(std::string_view payload_json, std::string_view key) {
-  std::string token = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
+std::string sign_hs256(std::string_view payload_json, std::string_view key,
+                       std::string_view header_json) {
+  std::string token = base64url_encode(header_json);
   token += '.';
   token += base64url_encode(payload_json);
   const Digest mac = hmac_sha256(key, token);

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url.hpp>
+#include <cctype>
 #include <chrono>
+#include <string_view>
 
 #include "base/log.h"
 #include "server/authenticate.h"
@@ -30,6 +33,14 @@ bool origin_allowed(const Request& req, const std::vector<std::string>& allowed)
   for (const auto& a : allowed)
     if (origin == a) return true;
   return false;
+}
+
+// RFC 6455 §4.2.1: the key is 16 bytes, base64-encoded: 22 characters of the alphabet, then "==".
+bool valid_websocket_key(std::string_view key) {
+  if (key.size() != 24 || !key.ends_with("==")) return false;
+  return std::all_of(key.begin(), key.end() - 2, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+  });
 }
 
 }  // namespace
@@ -79,6 +90,10 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 }
 
 void HttpSession::upgrade(Request req) {
+  if (!valid_websocket_key(req[http::field::sec_websocket_key]))
+    return send(error_response(Errc::bad_request,
+                               "Sec-WebSocket-Key must be the base64 encoding of 16 bytes"),
+                false);
   if (ctx_.draining.load())
     return send(error_response(Errc::unavailable, "the server is shutting down"), false);
   // Checked here, not left to the WebSocket accept: its refusal would be dropped unsent with the
@@ -99,7 +114,7 @@ void HttpSession::upgrade(Request req) {
 
   auto session = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(*claims));
   ctx_.registry.attach(user, session);
-  session->start(std::move(req));
+  session->start(std::move(req), beast::buffers_to_string(buffer_.data()));
 }
 
 void HttpSession::send(Response res, bool keep_alive) {

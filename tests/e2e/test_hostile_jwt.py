@@ -114,8 +114,9 @@ def rows(user: str) -> list[tuple[str, str, int, str | None]]:
         ("jwk-embedded-hmac-key",
          raw_token(json.dumps({"alg": "HS256", "jwk": {"kty": "oct", "k": ATTACKER_KEY}}), text(user),
                    ATTACKER_KEY), 401, "bad_signature"),
-        ("crit-naming-exp", raw_token('{"alg":"HS256","crit":["exp"]}', text(user)), 401, None),
-        ("crit-unknown-extension", raw_token('{"alg":"HS256","crit":["urn:x"],"urn:x":1}', text(user)), 401, None),
+        ("crit-naming-exp", raw_token('{"alg":"HS256","crit":["exp"]}', text(user)), 401, "critical_extension"),
+        ("crit-unknown-extension", raw_token('{"alg":"HS256","crit":["urn:x"],"urn:x":1}', text(user)), 401,
+         "critical_extension"),
         # encoding
         ("padding-on-the-header", resigned_segments(good, header=good.split(".")[0] + "="), 401, "malformed"),
         ("padding-on-the-payload", resigned_segments(good, payload=good.split(".")[1] + "=="), 401, "malformed"),
@@ -283,5 +284,5 @@ async def test_a_huge_token_is_refused_before_anything_is_read_from_it(server, u
 
 def test_every_refusal_reason_has_a_row():
     reasons = {r[3] for r in rows("x")}
-    assert {"too_large", "malformed", "unsupported_alg", "bad_signature", "missing_exp", "expired",
-            "not_yet_valid", "missing_identity"} <= reasons, reasons
+    assert {"too_large", "malformed", "unsupported_alg", "critical_extension", "bad_signature", "missing_exp",
+            "expired", "not_yet_valid", "missing_identity"} <= reasons, reasons
