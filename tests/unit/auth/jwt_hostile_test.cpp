@@ -81,9 +81,9 @@ std::string sign_with(EVP_PKEY* key, const EVP_MD* md, std::string_view data, bo
   const auto* in = reinterpret_cast<const unsigned char*>(data.data());
   require(EVP_DigestSign(ctx, nullptr, &len, in, data.size()) == 1, "EVP_DigestSign (size)");
   std::string sig(len, '\0');
-  require(EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len, in,
-                         data.size()) == 1,
-          "EVP_DigestSign");
+  require(
+      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len, in, data.size()) == 1,
+      "EVP_DigestSign");
   sig.resize(len);
   EVP_MD_CTX_free(ctx);
   if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return sig;
@@ -234,8 +234,8 @@ struct Case {
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 Case accepts(std::string name, std::string token, std::string username = "alice") {
-  return {std::move(name), std::move(token), true, std::nullopt, std::string(kKey),
-          std::move(username)};
+  return {std::move(name), std::move(token),  true,
+          std::nullopt,    std::string(kKey), std::move(username)};
 }
 
 Case refuses(std::string name, std::string token, JwtFailure failure) {
@@ -265,8 +265,8 @@ void add_alg_none(std::vector<Case>& c) {
   }
   c.push_back(refuses("AlgNoneWithATrailingNul", hs(R"({"alg":"none\u0000"})", alice()),
                       F::unsupported_alg));
-  c.push_back(refuses("AlgEmptyString", unsigned_token(R"({"alg":""})", alice()),
-                      F::unsupported_alg));
+  c.push_back(
+      refuses("AlgEmptyString", unsigned_token(R"({"alg":""})", alice()), F::unsupported_alg));
   c.push_back(refuses("AlgNull", hs(R"({"alg":null})", alice()), F::unsupported_alg));
 }
 
@@ -274,19 +274,20 @@ void add_other_algorithms(std::vector<Case>& c) {
   const Keys& k = keys();
   // HMAC with another hash, computed with the server's own key: a verifier that let the header
   // choose the hash would accept these.
-  c.push_back(refuses("Hs384WithTheServersKey", hs(R"({"alg":"HS384"})", alice(), kKey, EVP_sha384()),
-                      F::unsupported_alg));
-  c.push_back(refuses("Hs512WithTheServersKey", hs(R"({"alg":"HS512"})", alice(), kKey, EVP_sha512()),
-                      F::unsupported_alg));
+  c.push_back(refuses("Hs384WithTheServersKey",
+                      hs(R"({"alg":"HS384"})", alice(), kKey, EVP_sha384()), F::unsupported_alg));
+  c.push_back(refuses("Hs512WithTheServersKey",
+                      hs(R"({"alg":"HS512"})", alice(), kKey, EVP_sha512()), F::unsupported_alg));
   c.push_back(refuses("AlgHs256WithANulInside", hs(R"({"alg":"HS256\u0000"})", alice()),
                       F::unsupported_alg));
   c.push_back(refuses("AlgHs256MixedCase", hs(R"({"alg":"Hs256"})", alice()), F::unsupported_alg));
-  c.push_back(refuses("AlgHs256WithALeadingSpace", hs(R"({"alg":" HS256"})", alice()),
-                      F::unsupported_alg));
+  c.push_back(
+      refuses("AlgHs256WithALeadingSpace", hs(R"({"alg":" HS256"})", alice()), F::unsupported_alg));
   c.push_back(refuses("AlgHs256AsAnObject", hs(R"({"alg":{"name":"HS256"}})", alice()),
                       F::unsupported_alg));
   // A JSON escape is not a different spelling: the decoded string is exactly "HS256".
-  c.push_back(accepts("AlgHs256WrittenWithJsonEscapes", hs(R"({"alg":"HS\u0032\u00356"})", alice())));
+  c.push_back(
+      accepts("AlgHs256WrittenWithJsonEscapes", hs(R"({"alg":"HS\u0032\u00356"})", alice())));
 
   // Real asymmetric signatures with an attacker's keys.
   c.push_back(refuses("Rs256SignedWithARealRsaKey",
@@ -308,17 +309,17 @@ void add_other_algorithms(std::vector<Case>& c) {
   // Key confusion: HS256 keyed with a public key, the classic RS256-to-HS256 attack.
   const std::string rsa_pem = public_pem(k.rsa.get());
   const std::string ec_pem = public_pem(k.ec.get());
-  c.push_back(refuses("Hs256KeyedWithTheRsaPublicKeyPem", hs(kHs256, alice(), rsa_pem),
-                      F::bad_signature));
-  c.push_back(refuses("Hs256KeyedWithTheEcPublicKeyPem", hs(kHs256, alice(), ec_pem),
-                      F::bad_signature));
+  c.push_back(
+      refuses("Hs256KeyedWithTheRsaPublicKeyPem", hs(kHs256, alice(), rsa_pem), F::bad_signature));
+  c.push_back(
+      refuses("Hs256KeyedWithTheEcPublicKeyPem", hs(kHs256, alice(), ec_pem), F::bad_signature));
   c.push_back(refuses("Hs256KeyedWithTheRsaPublicKeyDer",
                       hs(kHs256, alice(), public_der(k.rsa.get())), F::bad_signature));
   // The other direction: a valid HMAC under the server's key does not rescue another alg.
-  c.push_back(refuses("Rs256HeaderOverAValidHmac", hs(R"({"alg":"RS256"})", alice()),
-                      F::unsupported_alg));
-  c.push_back(refuses("Es256HeaderOverAValidHmac", hs(R"({"alg":"ES256"})", alice()),
-                      F::unsupported_alg));
+  c.push_back(
+      refuses("Rs256HeaderOverAValidHmac", hs(R"({"alg":"RS256"})", alice()), F::unsupported_alg));
+  c.push_back(
+      refuses("Es256HeaderOverAValidHmac", hs(R"({"alg":"ES256"})", alice()), F::unsupported_alg));
   // An HS256 header over an RSA signature: 256 bytes where 32 are expected.
   c.push_back(refuses("Hs256HeaderOverAnRsaSignature",
                       asymmetric(kHs256, alice(), k.rsa.get(), EVP_sha256()), F::bad_signature));
@@ -341,10 +342,10 @@ void add_key_selecting_headers(std::vector<Case>& c) {
   c.push_back(refuses("KidPathTraversalToDevNullWithAnEmptyKey",
                       hs(R"({"alg":"HS256","kid":"../../../../../../dev/null"})", alice(), ""),
                       F::bad_signature));
-  c.push_back(refuses("KidSqlInjectionNamingTheAttackersKey",
-                      hs(R"({"alg":"HS256","kid":"x' UNION SELECT 'attacker-key' --"})", alice(),
-                         "attacker-key"),
-                      F::bad_signature));
+  c.push_back(refuses(
+      "KidSqlInjectionNamingTheAttackersKey",
+      hs(R"({"alg":"HS256","kid":"x' UNION SELECT 'attacker-key' --"})", alice(), "attacker-key"),
+      F::bad_signature));
   c.push_back(refuses("KidNamingAnotherKey",
                       hs(R"({"alg":"HS256","kid":"attacker"})", alice(), kAttackerKey),
                       F::bad_signature));
@@ -354,23 +355,23 @@ void add_key_selecting_headers(std::vector<Case>& c) {
                       asymmetric(R"({"alg":"RS256","jku":"http://127.0.0.1:9/jwks.json"})", alice(),
                                  k.rsa.get(), EVP_sha256()),
                       F::unsupported_alg));
-  c.push_back(refuses("JkuPointingAtTheAttackersJwksHs256",
-                      hs(R"({"alg":"HS256","jku":"http://127.0.0.1:9/jwks.json"})", alice(),
-                         kAttackerKey),
-                      F::bad_signature));
+  c.push_back(
+      refuses("JkuPointingAtTheAttackersJwksHs256",
+              hs(R"({"alg":"HS256","jku":"http://127.0.0.1:9/jwks.json"})", alice(), kAttackerKey),
+              F::bad_signature));
   c.push_back(refuses("X5uPointingAtTheAttackersCertificate",
                       asymmetric(R"({"alg":"RS256","x5u":"http://127.0.0.1:9/cert.pem"})", alice(),
                                  k.rsa.get(), EVP_sha256()),
                       F::unsupported_alg));
-  c.push_back(refuses("X5cCarryingTheAttackersCertificate",
-                      asymmetric(R"({"alg":"RS256","x5c":[")" + b64url(public_der(k.rsa.get())) +
-                                     R"("]})",
-                                 alice(), k.rsa.get(), EVP_sha256()),
-                      F::unsupported_alg));
-  c.push_back(refuses("JwkEmbeddingTheAttackersRsaKey",
-                      asymmetric(R"({"alg":"RS256","jwk":)" + jwk_rsa + "}", alice(), k.rsa.get(),
-                                 EVP_sha256()),
-                      F::unsupported_alg));
+  c.push_back(
+      refuses("X5cCarryingTheAttackersCertificate",
+              asymmetric(R"({"alg":"RS256","x5c":[")" + b64url(public_der(k.rsa.get())) + R"("]})",
+                         alice(), k.rsa.get(), EVP_sha256()),
+              F::unsupported_alg));
+  c.push_back(refuses(
+      "JwkEmbeddingTheAttackersRsaKey",
+      asymmetric(R"({"alg":"RS256","jwk":)" + jwk_rsa + "}", alice(), k.rsa.get(), EVP_sha256()),
+      F::unsupported_alg));
   c.push_back(refuses("JwkEmbeddingTheAttackersHmacKey",
                       hs(R"({"alg":"HS256","jwk":)" + jwk_oct + "}", alice(), kAttackerKey),
                       F::bad_signature));
@@ -406,24 +407,35 @@ void add_encoding(std::vector<Case>& c) {
     return h + "." + pl + "." + s;
   };
   // Padding on each segment, and padding spelled as a URL escape.
-  c.push_back(refuses("PaddingOnTheHeader", join(p.header + "=", p.payload, p.signature), F::malformed));
-  c.push_back(refuses("PaddingOnThePayload", join(p.header, p.payload + "==", p.signature),
-                      F::malformed));
+  c.push_back(
+      refuses("PaddingOnTheHeader", join(p.header + "=", p.payload, p.signature), F::malformed));
+  c.push_back(
+      refuses("PaddingOnThePayload", join(p.header, p.payload + "==", p.signature), F::malformed));
   c.push_back(refuses("DoublePaddingOnTheSignature", join(p.header, p.payload, p.signature + "=="),
                       F::malformed));
-  c.push_back(refuses("UrlEscapedPadding", join(p.header, p.payload, p.signature + "%3D"),
-                      F::malformed));
-  c.push_back(refuses("PaddingInTheMiddleOfASegment",
-                      join(p.header.substr(0, 4) + "=" + p.header.substr(4), p.payload, p.signature),
-                      F::malformed));
+  c.push_back(
+      refuses("UrlEscapedPadding", join(p.header, p.payload, p.signature + "%3D"), F::malformed));
+  c.push_back(
+      refuses("PaddingInTheMiddleOfASegment",
+              join(p.header.substr(0, 4) + "=" + p.header.substr(4), p.payload, p.signature),
+              F::malformed));
   // Characters outside the base64url alphabet.
-  for (const auto& [name, ch] : std::vector<std::pair<std::string, std::string>>{
-           {"Plus", "+"}, {"Slash", "/"}, {"Asterisk", "*"}, {"Percent", "%"}, {"Tilde", "~"},
-           {"Nul", std::string(1, '\0')}, {"Del", "\x7f"}, {"Latin1Byte", "\xe9"},
-           {"Utf8Letter", "\xc3\xa9"}, {"Backslash", "\\"}, {"Quote", "\""}}) {
-    c.push_back(refuses("CharacterInTheHeader_" + name,
-                        join(p.header.substr(0, 8) + ch + p.header.substr(9), p.payload, p.signature),
-                        F::malformed));
+  for (const auto& [name, ch] :
+       std::vector<std::pair<std::string, std::string>>{{"Plus", "+"},
+                                                        {"Slash", "/"},
+                                                        {"Asterisk", "*"},
+                                                        {"Percent", "%"},
+                                                        {"Tilde", "~"},
+                                                        {"Nul", std::string(1, '\0')},
+                                                        {"Del", "\x7f"},
+                                                        {"Latin1Byte", "\xe9"},
+                                                        {"Utf8Letter", "\xc3\xa9"},
+                                                        {"Backslash", "\\"},
+                                                        {"Quote", "\""}}) {
+    c.push_back(
+        refuses("CharacterInTheHeader_" + name,
+                join(p.header.substr(0, 8) + ch + p.header.substr(9), p.payload, p.signature),
+                F::malformed));
     c.push_back(refuses("CharacterInTheSignature_" + name,
                         join(p.header, p.payload, p.signature.substr(0, 42) + ch), F::malformed));
   }
@@ -433,8 +445,8 @@ void add_encoding(std::vector<Case>& c) {
            {"TrailingSpace", good() + " "},
            {"TrailingNewline", good() + "\n"},
            {"TrailingCrLf", good() + "\r\n"},
-           {"TabInsideThePayload", join(p.header, p.payload.substr(0, 10) + "\t" + p.payload.substr(10),
-                                        p.signature)},
+           {"TabInsideThePayload",
+            join(p.header, p.payload.substr(0, 10) + "\t" + p.payload.substr(10), p.signature)},
            {"SpacesAroundTheDots", p.header + " . " + p.payload + " . " + p.signature},
            {"NewlineBetweenSegments", p.header + ".\n" + p.payload + "." + p.signature},
            {"NonBreakingSpace", "\xc2\xa0" + good()},
@@ -445,24 +457,31 @@ void add_encoding(std::vector<Case>& c) {
   c.push_back(refuses("EmptyHeaderSegment", join("", p.payload, p.signature), F::malformed));
   c.push_back(refuses("EmptyPayloadSegmentSigned", hs(kHs256, ""), F::malformed));
   c.push_back(refuses("OnlyDots", "..", F::malformed));
-  c.push_back(refuses("FiveSegments", good() + "." + p.signature + "." + p.signature, F::malformed));
+  c.push_back(
+      refuses("FiveSegments", good() + "." + p.signature + "." + p.signature, F::malformed));
   c.push_back(refuses("JweShapedFiveSegments",
-                      b64url(R"({"alg":"dir","enc":"A256GCM"})") + "..AAAA.AAAA.AAAA", F::malformed));
+                      b64url(R"({"alg":"dir","enc":"A256GCM"})") + "..AAAA.AAAA.AAAA",
+                      F::malformed));
   // What the segments decode to.
   c.push_back(refuses("HeaderOfInvalidUtf8", hs("{\"alg\":\"HS256\xff\"}", alice()), F::malformed));
   c.push_back(refuses("PayloadOfInvalidUtf8",
-                      hs(kHs256, R"({"username":"al)" "\xc3\x28" R"(ice","exp":)" + num(kNow + 60) + "}"),
+                      hs(kHs256, R"({"username":"al)"
+                                 "\xc3\x28"
+                                 R"(ice","exp":)" +
+                                     num(kNow + 60) + "}"),
                       F::malformed));
   c.push_back(refuses("HeaderWithAByteOrderMark", hs("\xef\xbb\xbf{\"alg\":\"HS256\"}", alice()),
                       F::malformed));
-  c.push_back(refuses("HeaderWithAComment", hs(R"({"alg":"HS256" /* x */})", alice()), F::malformed));
-  c.push_back(refuses("HeaderWithATrailingComma", hs(R"({"alg":"HS256",})", alice()), F::malformed));
-  c.push_back(refuses("TwoJsonDocumentsInTheHeader", hs(R"({"alg":"none"}{"alg":"HS256"})", alice()),
-                      F::malformed));
+  c.push_back(
+      refuses("HeaderWithAComment", hs(R"({"alg":"HS256" /* x */})", alice()), F::malformed));
+  c.push_back(
+      refuses("HeaderWithATrailingComma", hs(R"({"alg":"HS256",})", alice()), F::malformed));
+  c.push_back(refuses("TwoJsonDocumentsInTheHeader",
+                      hs(R"({"alg":"none"}{"alg":"HS256"})", alice()), F::malformed));
   c.push_back(refuses("HeaderThatIsAJsonString", hs(R"("HS256")", alice()), F::malformed));
   c.push_back(refuses("PayloadWithANanLiteral", hs(kHs256, alice(R"(,"x":NaN)")), F::malformed));
-  c.push_back(refuses("TwoJsonDocumentsInThePayload", hs(kHs256, alice() + R"({"username":"admin"})"),
-                      F::malformed));
+  c.push_back(refuses("TwoJsonDocumentsInThePayload",
+                      hs(kHs256, alice() + R"({"username":"admin"})"), F::malformed));
 }
 
 // RFC 7515 4 and RFC 7519 4 allow refusing or taking the last of duplicate names; taking one
@@ -472,17 +491,17 @@ void add_duplicates(std::vector<Case>& c) {
                       F::malformed));
   c.push_back(refuses("DuplicateAlgHs256ThenNone", hs(R"({"alg":"HS256","alg":"none"})", alice()),
                       F::malformed));
-  c.push_back(refuses("DuplicateAlgWithTheSameValue", hs(R"({"alg":"HS256","alg":"HS256"})", alice()),
-                      F::malformed));
-  c.push_back(refuses("DuplicateUsername", hs(kHs256, alice(R"(,"username":"admin")")),
-                      F::malformed));
+  c.push_back(refuses("DuplicateAlgWithTheSameValue",
+                      hs(R"({"alg":"HS256","alg":"HS256"})", alice()), F::malformed));
+  c.push_back(
+      refuses("DuplicateUsername", hs(kHs256, alice(R"(,"username":"admin")")), F::malformed));
   c.push_back(refuses("DuplicateUsernameSpelledWithAJsonEscape",
                       hs(kHs256, alice(R"(,"user\u006eame":"admin")")), F::malformed));
-  c.push_back(refuses("DuplicateSub", hs(kHs256, R"({"sub":"alice","sub":"admin","exp":)" +
-                                                     num(kNow + 60) + "}"),
+  c.push_back(refuses("DuplicateSub",
+                      hs(kHs256, R"({"sub":"alice","sub":"admin","exp":)" + num(kNow + 60) + "}"),
                       F::malformed));
-  c.push_back(refuses("DuplicateExpFutureThenExpired", hs(kHs256, alice(R"(,"exp":1)")),
-                      F::malformed));
+  c.push_back(
+      refuses("DuplicateExpFutureThenExpired", hs(kHs256, alice(R"(,"exp":1)")), F::malformed));
   c.push_back(refuses("DuplicateNbf", hs(kHs256, alice(R"(,"nbf":0,"nbf":0)")), F::malformed));
   c.push_back(refuses("DuplicateIat", hs(kHs256, alice(R"(,"iat":0)")), F::malformed));
   // Inside a claim the server never reads, a repeated name decides nothing.
@@ -553,16 +572,20 @@ void add_time_claims(std::vector<Case>& c) {
   };
   c.push_back(accepts("IatWithinLeeway", iat_at(num(kNow + 30))));
   c.push_back(refuses("IatJustBeyondLeeway", iat_at(num(kNow + 31)), F::not_yet_valid));
-  c.push_back(refuses("FractionalIatJustBeyondLeeway", iat_at(num(kNow + 30) + ".5"),
-                      F::not_yet_valid));
+  c.push_back(
+      refuses("FractionalIatJustBeyondLeeway", iat_at(num(kNow + 30) + ".5"), F::not_yet_valid));
   // A time written in exponent form is an ordinary number.
-  c.push_back(accepts("ExpInExponentForm", hs(kHs256, R"({"username":"alice","exp":1.70000006e9})")));
+  c.push_back(
+      accepts("ExpInExponentForm", hs(kHs256, R"({"username":"alice","exp":1.70000006e9})")));
 }
 
 void add_identity(std::vector<Case>& c) {
   const std::string exp = R"(,"exp":)" + num(kNow + 60) + "}";
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"True", "true"}, {"Null", "null"}, {"Array", R"(["alice"])"}, {"Object", R"({"name":"alice"})"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"True", "true"},
+                                                        {"Null", "null"},
+                                                        {"Array", R"(["alice"])"},
+                                                        {"Object", R"({"name":"alice"})"}}) {
     c.push_back(refuses("Username" + name, hs(kHs256, R"({"username":)" + value + exp),
                         F::missing_identity));
     c.push_back(refuses("Sub" + name, hs(kHs256, R"({"sub":)" + value + exp), F::missing_identity));
@@ -586,7 +609,8 @@ void add_sizes(std::vector<Case>& c) {
                       F::too_large));
   // JSON nesting: Boost.JSON's default limit of 32 levels, the top-level object included.
   auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
-  c.push_back(accepts("NestingOf32LevelsIsAccepted", hs(kHs256, alice(R"(,"deep":)" + nested(31)))));
+  c.push_back(
+      accepts("NestingOf32LevelsIsAccepted", hs(kHs256, alice(R"(,"deep":)" + nested(31)))));
   c.push_back(refuses("NestingOf33LevelsIsRefused", hs(kHs256, alice(R"(,"deep":)" + nested(32))),
                       F::malformed));
   c.push_back(refuses("NestingOf3000LevelsIsRefused",
@@ -637,10 +661,10 @@ TEST(JwtHostileTest, TheServersOwnTokenIsAcceptedSoEveryRefusalIsAboutItsRow) {
 }
 
 TEST(JwtHostileTest, ExtremePastIatIsReportedSaturated) {
-  const VerifyResult r = JwtVerifier(std::string(kKey))
-                             .verify(hs(kHs256, R"({"username":"a","exp":)" + num(kNow + 60) +
-                                                    R"(,"iat":-1e400})"),
-                                     kNow);
+  const VerifyResult r =
+      JwtVerifier(std::string(kKey))
+          .verify(hs(kHs256, R"({"username":"a","exp":)" + num(kNow + 60) + R"(,"iat":-1e400})"),
+                  kNow);
   ASSERT_TRUE(r.ok()) << to_string(r.failure);
   EXPECT_EQ(r.claims->iat, kMin);
 }
