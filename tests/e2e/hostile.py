@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import http.client
 import io
+import json
 
 import requests
 
@@ -141,8 +142,6 @@ async def read_to_eof(reader: asyncio.StreamReader, timeout: float, responses: i
 
 def json_error(response: tuple[int, dict[str, str], bytes]) -> dict:
     """The {"error":{"code","message"}} body of a refusal."""
-    import json
-
     status, headers, body = response
     assert headers.get("content-type", "").startswith("application/json"), (status, headers, body[:200])
     parsed = json.loads(body)

@@ -21,7 +21,7 @@ HANDSHAKE_TIMEOUT = 1.0  # --handshake-timeout of the server these tests start
 
 @pytest.fixture(scope="module")
 def healthy(server):
-    """(server, a token of a user that exists) for the healthy client."""
+    """A token of an existing user, for the healthy client."""
     _, token = server.new_user("healthy")
     return token
 
