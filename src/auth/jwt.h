@@ -12,13 +12,14 @@ namespace chat::auth {
 // Why a token was refused. to_string() names are a Prometheus label: keep them stable.
 enum class JwtFailure {
   too_large,           // over JwtVerifier::kMaxTokenBytes
-  malformed,           // not three base64url segments of JSON objects, or a non-numeric nbf
+  malformed,           // not three base64url segments of JSON objects (each member named once),
+                       // or a non-numeric nbf or iat
   unsupported_alg,     // header alg is anything but exactly "HS256"
   critical_extension,  // header has crit: RFC 7515 §4.1.11, this verifier understands no extension
   bad_signature,       // HMAC mismatch (checked before any claim is read)
   missing_exp,         // no numeric exp claim
   expired,             // now > exp + leeway
-  not_yet_valid,       // now + leeway < nbf
+  not_yet_valid,       // now + leeway < nbf, or now + leeway < iat
   missing_identity,    // neither a non-empty string username nor (when username is absent) sub
 };
 
