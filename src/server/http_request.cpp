@@ -1,7 +1,10 @@
 #include "server/http_request.h"
 
+#include <algorithm>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url.hpp>
+#include <cctype>
+#include <string_view>
 
 #include "server/authenticate.h"
 
@@ -21,6 +24,14 @@ bool origin_allowed(const Request& req, const std::vector<std::string>& allowed)
   for (const auto& a : allowed)
     if (origin == a) return true;
   return false;
+}
+
+// RFC 6455 §4.2.1: the key is 16 bytes, base64-encoded: 22 characters of the alphabet, then "==".
+bool valid_websocket_key(std::string_view key) {
+  if (key.size() != 24 || !key.ends_with("==")) return false;
+  return std::all_of(key.begin(), key.end() - 2, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+  });
 }
 
 }  // namespace
@@ -49,11 +60,24 @@ bool is_websocket_upgrade(const Request& req) {
   return url && url->path() == "/ws";
 }
 
-Result<auth::Claims> authorize_upgrade(ServerContext& ctx, const Request& req) {
-  if (ctx.draining.load()) return make_error(Errc::unavailable, "the server is shutting down");
+std::variant<auth::Claims, Response> authorize_upgrade(ServerContext& ctx, const Request& req) {
+  if (!valid_websocket_key(req[http::field::sec_websocket_key]))
+    return error_response(Errc::bad_request,
+                          "Sec-WebSocket-Key must be the base64 encoding of 16 bytes");
+  if (ctx.draining.load()) return error_response(Errc::unavailable, "the server is shutting down");
+  // Checked here, not left to the WebSocket accept: its refusal would be dropped unsent with the
+  // socket, leaving the client an empty reply. RFC 6455 4.4: 426 naming the version we speak.
+  if (req[http::field::sec_websocket_version] != "13") {
+    Response res = error_response(http::status::upgrade_required, "bad_request",
+                                  "Sec-WebSocket-Version must be 13");
+    res.set(http::field::sec_websocket_version, "13");
+    return res;
+  }
   if (!origin_allowed(req, ctx.options.allowed_origins))
-    return make_error(Errc::forbidden, "this Origin is not allowed");
-  return authenticate(ctx, bearer_token(req, true));
+    return error_response(Errc::forbidden, "this Origin is not allowed");
+  auto claims = authenticate(ctx, bearer_token(req, true));
+  if (!claims) return error_response(claims.error().code, claims.error().message);
+  return std::move(*claims);
 }
 
 }  // namespace chat::server

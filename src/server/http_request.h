@@ -5,6 +5,7 @@
 // context's store reads and metrics; thread-safe.
 #include <boost/beast/http.hpp>
 #include <optional>
+#include <variant>
 
 #include "auth/jwt.h"
 #include "base/result.h"
@@ -25,8 +26,9 @@ std::optional<Response> read_error_response(boost::beast::error_code ec);
 // true when `req` asks for a WebSocket on /ws; every other request goes to the REST API.
 bool is_websocket_upgrade(const Request& req);
 
-// The user an upgrade request is for, or why it is refused: the server is draining, its Origin is
-// not allowed, or its token is missing, invalid or of an unknown user.
-Result<auth::Claims> authorize_upgrade(ServerContext& ctx, const Request& req);
+// The user an upgrade request is for, or the response that refuses it: a Sec-WebSocket-Key that is
+// not base64 of 16 bytes (400), a draining server (503), a Sec-WebSocket-Version other than 13
+// (426), an Origin not allowed (403), a token missing, invalid or of an unknown user (401/403).
+std::variant<auth::Claims, Response> authorize_upgrade(ServerContext& ctx, const Request& req);
 
 }  // namespace chat::server

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "fuzz_check.h"
 #include "fuzz_server.h"
@@ -57,15 +58,15 @@ void check_answer(server::Response& res) {
 // Serves one request as HttpSession::on_read does, without the socket.
 void serve(chat::fuzz::FuzzServer& fuzz, server::Request req) {
   if (server::is_websocket_upgrade(req)) {
-    auto claims = server::authorize_upgrade(fuzz.ctx, req);
-    if (claims) {
+    auto decision = server::authorize_upgrade(fuzz.ctx, req);
+    if (auto* claims = std::get_if<chat::auth::Claims>(&decision)) {
       FUZZ_CHECK(!claims->username.empty());
       // A place is held, then given back as when the handshake fails.
       if (fuzz.registry.reserve(claims->username)) fuzz.registry.release(claims->username);
     } else {
-      auto res = server::error_response(claims.error().code, claims.error().message);
-      FUZZ_CHECK(res.result_int() >= 400);
-      check_answer(res);
+      auto& refusal = std::get<server::Response>(decision);
+      FUZZ_CHECK(refusal.result_int() >= 400);
+      check_answer(refusal);
     }
     return;
   }
