@@ -308,9 +308,9 @@ class NetHost:
         text = self.exec("nft", "list", "table", "netdev", "cut")
         return sum(int(n) for n in re.findall(r"counter packets (\d+)", text))
 
-    def established(self, port: int) -> int:
-        """Established TCP sockets inside the namespace whose local port is `port`."""
-        out = self.exec("ss", "-Htn", "state", "established", f"( sport = :{port} )")
+    def established(self, port: int, peer_port: int) -> int:
+        """Established TCP sockets inside the namespace from local `port` to the peer's `peer_port`."""
+        out = self.exec("ss", "-Htn", "state", "established", f"( sport = :{port} and dport = :{peer_port} )")
         return len([line for line in out.splitlines() if line.strip()])
 
 

@@ -68,7 +68,7 @@ async def test_a_client_that_vanishes_without_fin_is_freed_within_the_idle_timeo
     doomed = await server.connect(token)
     other = await server.connect(other_token)
     client_port = doomed.ws.local_address[1]
-    assert host.established(8000) == 2
+    assert host.established(8000, client_port) == 1
     assert metric(server.metrics(), "chat_connections") == 2
 
     host.cut_client(client_port)
@@ -76,7 +76,7 @@ async def test_a_client_that_vanishes_without_fin_is_freed_within_the_idle_timeo
     await wait_until(lambda: metric(server.metrics(), "chat_connections") == 1, idle + handshake + ping + 10,
                      interval=0.05, what="the vanished client's connection closed")
     closed_after = time.monotonic() - cut_at
-    await wait_until(lambda: host.established(8000) == 1, 10, interval=0.05,
+    await wait_until(lambda: host.established(8000, client_port) == 0, 10, interval=0.05,
                      what="the vanished client's socket no longer established")
     freed_after = time.monotonic() - cut_at
     assert connections(server, name) == 0
