@@ -206,6 +206,20 @@ async def test_refresh_keeps_the_connection_past_the_first_tokens_expiry(start_s
     await refreshed.close()
 
 
+@pytest.mark.parametrize("exp", [9223372036854775807, 1e300, 2**64], ids=["int64-max", "1e300", "2^64"])
+async def test_a_token_that_expires_at_the_end_of_time_keeps_working_and_refreshes(server, exp):
+    # Such an exp once overflowed the expiry timer's arithmetic (undefined behaviour in C++).
+    name, _ = server.new_user("forever")
+    client = await server.connect(mint(name, exp=exp))
+    await client.send({"type": "refresh", "token": mint(name, exp=exp)})
+    await client.expect("refreshed")
+    await client.send({"type": "send", "id": "f1", "to": name, "body": "still here"})
+    await client.expect("sent")
+    await client.ping()
+    assert not client.closed.is_set()
+    await client.close()
+
+
 # ---- idle and handshake time-outs
 
 
