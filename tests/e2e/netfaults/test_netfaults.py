@@ -111,7 +111,7 @@ async def test_an_instance_cut_off_from_postgres_answers_unavailable_and_heals(n
         outcomes[f"cut{i}"] = outcome
         if seq is not None:
             acked[f"cut{i}"] = seq
-    first_answer = time.monotonic() - cut_at
+    all_answered = time.monotonic() - cut_at
     assert set(outcomes.values()) <= {"sent", "unavailable"}, outcomes
     assert "unavailable" in outcomes.values(), f"no send was refused while the store was unreachable: {outcomes}"
     # The other instance still reaches the store: it serves on.
@@ -148,7 +148,7 @@ async def test_an_instance_cut_off_from_postgres_answers_unavailable_and_heals(n
     in_order_once(b, len(entries))
     refused = sum(1 for o in outcomes.values() if o == "unavailable")
     figure(f"instance cut off from PostgreSQL: {len(outcomes)} sends during the cut, {refused} unavailable, "
-           f"{len(outcomes) - refused} sent (answers within {first_answer:.1f} s); stored again "
+           f"{len(outcomes) - refused} sent (all answered within {all_answered:.1f} s of the cut); stored again "
            f"{heal_time:.2f} s after the cut ended; {dropped} packets dropped")
     await close_all(a, b, other, reader, sender)
 
