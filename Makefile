@@ -36,7 +36,7 @@ cluster: build
 # Faults cut in the network (tests/e2e/netfaults, docs/reliability.md): each instance in a network
 # namespace of its own, faults are nftables drops. Needs root and the services of scripts/dev-services,
 # which it leaves running (so it can run beside the other suites, but not beside `make cluster`).
-# About 100 s; prints one FIGURE line per test.
+# About 2 minutes; prints one FIGURE line per test.
 test-netfaults: build
 	@scripts/python-env.sh
 	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine \
