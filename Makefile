@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e cluster test-asan test-tsan fuzz bench bench-full bench-smoke bench-one bench-cluster clean
+.PHONY: all deps build run test unit e2e cluster test-netfaults test-asan test-tsan fuzz conformance bench bench-full bench-smoke bench-one bench-cluster clean
 
 all: build
 
@@ -24,7 +24,7 @@ unit: build
 
 e2e: build
 	@scripts/python-env.sh
-	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine .venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster
+	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine .venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster --ignore=tests/e2e/netfaults
 
 # The cluster suite against the services of scripts/dev-services (start them first).
 cluster: build
@@ -32,6 +32,17 @@ cluster: build
 	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine \
 	CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092 \
 	  .venv/bin/python -m pytest tests/e2e/cluster -q
+
+# Faults cut in the network (tests/e2e/netfaults, docs/reliability.md): each instance in a network
+# namespace of its own, faults are nftables drops. Needs root and the services of scripts/dev-services,
+# which it leaves running (so it can run beside the other suites, but not beside `make cluster`).
+# About 2 minutes; prints one FIGURE line per test.
+test-netfaults: build
+	@scripts/python-env.sh
+	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine \
+	CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092 \
+	CHAT_REQUIRE_SERVICES=1 CHAT_REQUIRE_NETNS=1 \
+	  .venv/bin/python -m pytest tests/e2e/netfaults -q -s
 
 # Everything: starts Kafka and PostgreSQL (and stops what it started), runs unit and single-node
 # suites side by side, then the cluster suite.

@@ -13,6 +13,8 @@ packages=(
   clang libclang-rt-14-dev
   # scripts/dev-services: PostgreSQL, and Maven to fetch Kafka's jars (Kafka runs on Java 17+)
   postgresql maven
+  # tests/e2e/netfaults: network namespaces, veth pairs and nftables drops
+  iproute2 nftables
 )
 # A JRE only when there is no java at all: one installed outside dpkg serves as well.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)

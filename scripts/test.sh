@@ -29,18 +29,22 @@ trap cleanup EXIT
 export CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat
 export CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092
 export CHAT_REQUIRE_SERVICES=1
+export CHAT_REQUIRE_NETNS=1
 export CHAT_ENGINE_BIN=$PWD/$build_dir/chat-engine
 logs=$(mktemp -d)
 
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs") >"$logs/unit.log" 2>&1 &
 unit=$!
-.venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster >"$logs/e2e.log" 2>&1 &
+.venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster --ignore=tests/e2e/netfaults >"$logs/e2e.log" 2>&1 &
 e2e=$!
 scripts/bench-smoke.sh "$build_dir" >"$logs/bench.log" 2>&1 &
 bench=$!
+.venv/bin/python -m pytest tests/e2e/netfaults -q -s >"$logs/netfaults.log" 2>&1 &
+netfaults=$!
 wait $unit; unit_status=$?
 wait $e2e; e2e_status=$?
 wait $bench; bench_status=$?
+wait $netfaults; netfaults_status=$?
 echo "=== unit tests"; tail -n 40 "$logs/unit.log"
 [ $unit_status -eq 0 ] || cat "$logs/unit.log"
 echo "=== end-to-end, one node"; tail -n 5 "$logs/e2e.log"
@@ -48,11 +52,14 @@ echo "=== end-to-end, one node"; tail -n 5 "$logs/e2e.log"
 echo "=== benchmark harness, smoke run"; tail -n 3 "$logs/bench.log"
 [ $bench_status -eq 0 ] || cat "$logs/bench.log"
 
+echo "=== network faults"; grep FIGURE "$logs/netfaults.log"; tail -n 2 "$logs/netfaults.log"
+[ $netfaults_status -eq 0 ] || cat "$logs/netfaults.log"
+
 echo "=== end-to-end, cluster"
 .venv/bin/python -m pytest tests/e2e/cluster -q
 cluster_status=$?
 
 status=0
-for s in $unit_status $e2e_status $bench_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
-echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, cluster: $cluster_status"
+for s in $unit_status $e2e_status $bench_status $netfaults_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
+echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, network faults: $netfaults_status, cluster: $cluster_status"
 exit $status
