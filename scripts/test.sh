@@ -5,7 +5,8 @@
 #     only what it started.
 #  2. Runs the unit tests (GoogleTest, the PostgreSQL store's contract included) beside the
 #     single-node end-to-end suite and the benchmark harness's smoke run (scripts/bench-smoke.sh:
-#     tiny sizes, every server, no speed asserted): they share nothing.
+#     tiny sizes, every server, no speed asserted) and the network fault suite (tests/e2e/netfaults:
+#     namespaces of its own, the services left running): they share nothing.
 #  3. Then the cluster suite, alone: its last tests stop and restart the shared services.
 set -uo pipefail
 cd "$(dirname "$0")/.."
