@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e cluster sanitize bench bench-full bench-smoke bench-one bench-cluster clean
+.PHONY: all deps build run test unit e2e cluster conformance sanitize bench bench-full bench-smoke bench-one bench-cluster clean
 
 all: build
 
@@ -32,6 +32,11 @@ cluster: build
 	CHAT_ENGINE_BIN=$(abspath $(BUILD_DIR))/chat-engine \
 	CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092 \
 	  .venv/bin/python -m pytest tests/e2e/cluster -q
+
+# The Autobahn WebSocket testsuite (Python 2.7 in a virtualenv outside git), re-scored for a chat
+# server by tools/conformance/score.py: docs/reliability.md, "WebSocket conformance (Autobahn)".
+conformance: build
+	@scripts/conformance.sh $(BUILD_DIR)
 
 # Everything: starts Kafka and PostgreSQL (and stops what it started), runs unit and single-node
 # suites side by side, then the cluster suite.
