@@ -10,7 +10,8 @@
 #  2. Starts chat-engine (fresh data dir, free port, known secret), creates a user with the REST
 #     API, mints a token with jwt.py.
 #  3. Runs the cases (CHAT_AUTOBAHN_CASES, default 1-7, 9, 10, 12, 13) and scores the reports.
-#     --write-doc also regenerates the table in docs/reliability.md.
+#     --write-doc also regenerates the table in docs/reliability.md. Autobahn's own reports are
+#     left in <build dir>/autobahn-reports.
 # Exit status: 0 when every case passes the scorer, 1 otherwise or when Python 2.7 is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,8 @@ wstest=$dir/py27/bin/wstest
 
 # ---- 2. one node, one user, one token ------------------------------------------------------------
 work=$(mktemp -d)
+reports=$root/$build_dir/autobahn-reports  # Autobahn's HTML and JSON reports, kept for reading
+rm -rf "$reports"
 server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
@@ -84,7 +87,7 @@ curl -sf -X POST "http://127.0.0.1:$port/api/user/v1/create" -d '{"username":"au
 token=$(python3 jwt.py autobahn --raw --ttl 86400)
 
 # ---- 3. the suite, then the scorer ---------------------------------------------------------------
-python3 - "$work/spec.json" "ws://127.0.0.1:$port/ws?token=$token" "$work/reports" "$cases" <<'PY'
+python3 - "$work/spec.json" "ws://127.0.0.1:$port/ws?token=$token" "$reports" "$cases" <<'PY'
 import json, sys
 spec, url, outdir, cases = sys.argv[1:]
 json.dump({"outdir": outdir, "servers": [{"agent": "chat-engine", "url": url}],
@@ -98,4 +101,5 @@ echo "conformance: wstest ran $(($(date +%s) - started)) s"
 if ! kill -0 $server_pid 2>/dev/null; then
   echo "conformance: chat-engine died during the suite" >&2; cat "$work/server.log" >&2; exit 1
 fi
-python3 tools/conformance/score.py "$work/reports" "${write_doc[@]}"
+echo "conformance: Autobahn's reports are in $reports (index.html)"
+python3 tools/conformance/score.py "$reports" "${write_doc[@]}"

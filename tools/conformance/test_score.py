@@ -16,6 +16,10 @@ HELLO = ["message", json.dumps({"type": "hello", "user": "autobahn", "last_seq":
 ERROR = ["message", json.dumps({"type": "error", "code": "bad_request", "message": "not JSON"}), False]
 BINARY_ERROR = ["message", "binary frames are not supported", False]
 ECHO = ["message", "Hello, world!", False]
+# As the reports hold them: a payload over 64 characters is cut and " ..." appended.
+CUT_HELLO = ["message", '{"type":"hello","user":"autobahn","connection_id":"8d3e62c459dad ...', False]
+CUT_ERROR = ["message", '{"type":"error","code":"bad_request","message":"frame is not val ...', False]
+CUT_TEXT = ["message", "*" * 64 + " ...", False]
 
 
 def report(case: str, *, received=(), expected=None, behavior="FAILED", close="OK", code=1000, **extra):
@@ -32,9 +36,19 @@ def report(case: str, *, received=(), expected=None, behavior="FAILED", close="O
     return r
 
 
+KILLED = {
+    "expectedClose": {"closedByMe": True, "closeCode": [1000], "requireClean": True},
+    "closedByMe": True,
+    "localCloseCode": 1001,
+    "wasClean": True,
+    "wirelog": [["TF", [1, "x"], 1, True, 0, "00000000", None, None, False], ["KLE"]],
+}
+
 CASES = [
     # (name, report, passes)
     ("one reply for one message", report("1.1.2", received=[HELLO, ERROR]), True),
+    ("cut payloads, as reports hold them", report("1.1.2", received=[CUT_HELLO, CUT_ERROR]), True),
+    ("a cut payload that is not JSON", report("1.1.2", received=[CUT_HELLO, CUT_TEXT]), False),
     ("no reply to a message", report("1.1.2", received=[HELLO]), False),
     ("two replies to one message", report("1.1.2", received=[HELLO, ERROR, ERROR]), False),
     ("a reply that is not JSON", report("1.1.2", received=[HELLO, ECHO]), False),
@@ -60,6 +74,31 @@ CASES = [
             expected={"OK": [["pong", "0x01"], ECHO]},
         ),
         True,
+    ),
+    (
+        "the suite's 1001 time-out close, completed cleanly",
+        report("1.1.2", received=[HELLO, ERROR], close="WRONG CODE", code=1001, **KILLED),
+        True,
+    ),
+    (
+        "the suite's 1001 time-out close answered with another code",
+        report("1.1.2", received=[HELLO, ERROR], close="WRONG CODE", code=1000, **KILLED),
+        False,
+    ),
+    (
+        "the suite's 1001 time-out close, not clean",
+        report("1.1.2", received=[HELLO, ERROR], close="WRONG CODE", code=1001, **{**KILLED, "wasClean": False}),
+        False,
+    ),
+    (
+        "the suite's time-out close does not excuse a missing reply",
+        report("1.1.2", received=[HELLO], close="WRONG CODE", code=1001, **KILLED),
+        False,
+    ),
+    (
+        "a 1001 from the server when the suite did not time out",
+        report("1.1.2", received=[HELLO, ERROR], close="WRONG CODE", code=1001, **{**KILLED, "wirelog": []}),
+        False,
     ),
     ("the wrong close", report("7.1.1", received=[HELLO, ERROR], close="FAILED", code=1011), False),
     (
