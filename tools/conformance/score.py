@@ -16,7 +16,8 @@ every connection with `hello`. So each case keeps only what a chat server owes t
     messages it allows);
   * cases 12 and 13: permessage-deflate was negotiated (Autobahn says UNIMPLEMENTED otherwise).
 
-Case 9 (limits and performance) records no events: only the close and the frame counts count.
+Cases 9, 12 and 13 record no events and close on the first message (our hello): only the close
+and that something came count.
 
 Usage: score.py REPORT_DIR [--max-message-bytes N] [--write-doc docs/reliability.md]
 Prints one line per case and a summary; exit status 1 when a case fails, 2 on bad input.
@@ -50,6 +51,10 @@ CASE9_SIZES = {
     "9.8": [0, 16, 64, 256, 1024, 4096],
 }
 
+# Cases 12.x.y and 13.x.y (case/case12_x_x.py MSG_SIZES): the y-th length, in characters for text.
+DEFLATE_SIZES = [16, 64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072,
+                 8192, 16384, 32768, 65536, 131072, 131072, 131072, 131072]
+
 
 @dataclass
 class Verdict:
@@ -67,7 +72,7 @@ def case_key(case_id: str) -> tuple[int, ...]:
 def largest_message(report: dict) -> int | None:
     """The largest message the suite sent in this case, when the case is one of the size tests."""
     parts = report["id"].split(".")
-    sizes = CASE9_SIZES.get(".".join(parts[:2]))
+    sizes = DEFLATE_SIZES if parts[0] in ("12", "13") else CASE9_SIZES.get(".".join(parts[:2]))
     if sizes is None or len(parts) != 3:
         return None
     index = int(parts[2]) - 1
@@ -135,6 +140,11 @@ def score_case(report: dict, max_message_bytes: int) -> Verdict:
         return verdict(False, "permessage-deflate was not negotiated")
 
     size = largest_message(report)
+    deflate_case = case.split(".")[0] in ("12", "13")
+    if deflate_case and size == max_message_bytes and code == CLOSE_TOO_BIG:
+        # Cases 12/13 count characters: a text of exactly the limit in characters may be more in
+        # UTF-8 bytes, and then 1009 is right.
+        return verdict(True, f"{size}-character message refused with {CLOSE_TOO_BIG}")
     if size is not None and size > max_message_bytes:
         if code != CLOSE_TOO_BIG:
             return verdict(False, f"a {size}-byte message must be refused with {CLOSE_TOO_BIG}")
@@ -145,7 +155,7 @@ def score_case(report: dict, max_message_bytes: int) -> Verdict:
         return verdict(False, f"close: {report.get('resultClose')}")
 
     if size is not None:
-        # Case 9 keeps no events; the suite closes on the first message it gets (our hello).
+        # Cases 9, 12 and 13 keep no events; the suite closes on the first message it gets (hello).
         text_frames = int(report.get("rxFrameStats", {}).get("1", 0))
         if text_frames < 1:
             return verdict(False, "no hello before the close")

@@ -118,8 +118,12 @@ CASES = [
     ("256 KiB echoed instead of refused", report("9.1.2", code=1000), False),
     ("4 MiB fragmented refused with 1009", report("9.3.5", close="FAILED", code=1009), True),
     ("1000 small messages, closed cleanly", report("9.7.6", rxFrameStats={"1": 2, "8": 1}), True),
+    ("deflate, 16 bytes, closed cleanly", report("12.1.1", rxFrameStats={"1": 1, "8": 1}), True),
+    ("deflate, 128 KiB refused with 1009", report("13.3.10", close="FAILED", code=1009), True),
+    ("deflate, 128 KiB accepted", report("13.3.10", code=1000, rxFrameStats={"1": 1}), False),
+    ("deflate, 64 Ki characters refused: more bytes", report("12.2.9", close="FAILED", code=1009), True),
+    ("deflate, 64 Ki characters accepted", report("12.2.9", code=1000, rxFrameStats={"1": 1}), True),
     ("deflate not negotiated", report("12.1.1", behavior="UNIMPLEMENTED", received=[HELLO]), False),
-    ("deflate negotiated, replies counted", report("12.1.1", behavior="FAILED", received=[HELLO, ERROR]), True),
 ]
 
 
