@@ -6,6 +6,7 @@
 
 #include <array>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -82,10 +83,58 @@ Digest hmac_sha256(std::string_view key, std::string_view data) {
   return digest;
 }
 
+// Counts the members of the top-level object as written. json::parse keeps only the last of
+// members that share a name, so comparing this count with the parsed object's size is how a name
+// given twice is found.
+struct TopLevelMemberCounter {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using error_code = boost::system::error_code;
+  using string_view = json::string_view;
+
+  std::size_t depth = 0;
+  std::size_t members = 0;
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_object_begin(error_code&) { return ++depth, true; }
+  bool on_object_end(std::size_t n, error_code&) {
+    if (--depth == 0) members = n;
+    return true;
+  }
+  bool on_array_begin(error_code&) { return ++depth, true; }
+  bool on_array_end(std::size_t, error_code&) { return --depth, true; }
+  bool on_key_part(string_view, std::size_t, error_code&) { return true; }
+  bool on_key(string_view, std::size_t, error_code&) { return true; }
+  bool on_string_part(string_view, std::size_t, error_code&) { return true; }
+  bool on_string(string_view, std::size_t, error_code&) { return true; }
+  bool on_number_part(string_view, error_code&) { return true; }
+  bool on_int64(int64_t, string_view, error_code&) { return true; }
+  bool on_uint64(uint64_t, string_view, error_code&) { return true; }
+  bool on_double(double, string_view, error_code&) { return true; }
+  bool on_bool(bool, error_code&) { return true; }
+  bool on_null(error_code&) { return true; }
+  bool on_comment_part(string_view, error_code&) { return true; }
+  bool on_comment(string_view, error_code&) { return true; }
+};
+
+std::size_t top_level_members(std::string_view text) {
+  json::basic_parser<TopLevelMemberCounter> parser(json::parse_options{});
+  boost::system::error_code ec;
+  parser.write_some(false, text.data(), text.size(), ec);
+  return ec ? 0 : parser.handler().members;
+}
+
+// A JSON object, or nullopt when the text is not one or names a member twice: RFC 7515 and
+// 7519 allow either refusing such a header or payload or taking the last duplicate; two
+// verifiers taking different ones would read one token two ways, so it is refused.
 std::optional<json::object> parse_object(std::string_view text) {
   boost::system::error_code ec;
   json::value value = json::parse(text, ec);
   if (ec || !value.is_object()) return std::nullopt;
+  if (top_level_members(text) != value.as_object().size()) return std::nullopt;
   return std::move(value.as_object());
 }
 
@@ -131,6 +180,8 @@ std::string_view to_string(JwtFailure failure) {
       return "malformed";
     case JwtFailure::unsupported_alg:
       return "unsupported_alg";
+    case JwtFailure::critical_extension:
+      return "critical_extension";
     case JwtFailure::bad_signature:
       return "bad_signature";
     case JwtFailure::missing_exp:
@@ -169,6 +220,9 @@ VerifyResult JwtVerifier::verify(std::string_view token, int64_t now) const {
   if (alg == nullptr || !alg->is_string() || alg->get_string() != "HS256") {
     return fail(JwtFailure::unsupported_alg);
   }
+  // Key-selecting headers (kid, jku, x5u, jwk, x5c) are ignored: there is one key. But an extension
+  // marked critical changes how the token must be read, and none is understood here.
+  if (header_obj->contains("crit")) return fail(JwtFailure::critical_extension);
 
   const Digest expected = hmac_sha256(key_, signing_input);
   if (signature->size() != expected.size() ||
@@ -190,8 +244,22 @@ VerifyResult JwtVerifier::verify(std::string_view token, int64_t now) const {
     if (!nbf) return fail(JwtFailure::malformed);
   }
 
+  // iat dates the account a token belongs to (a re-created user refuses older tokens), so one
+  // that cannot be read, or that claims to be issued in the future, is refused rather than ignored:
+  // either would let a token outlive the deletion of its account.
+  std::optional<int64_t> iat;
+  std::optional<int64_t> iat_up;  // rounded up for the future check, as nbf is
+  if (const json::value* iat_value = claims->if_contains("iat")) {
+    iat = to_seconds(*iat_value, Rounding::toward_zero);
+    iat_up = to_seconds(*iat_value, Rounding::up);
+    if (!iat) return fail(JwtFailure::malformed);
+  }
+
   if (now > saturating_add(*exp, leeway_seconds_)) return fail(JwtFailure::expired);
   if (nbf && saturating_add(now, leeway_seconds_) < *nbf) return fail(JwtFailure::not_yet_valid);
+  if (iat_up && saturating_add(now, leeway_seconds_) < *iat_up) {
+    return fail(JwtFailure::not_yet_valid);
+  }
 
   // username wins over sub even when it is unusable: falling back would let a token whose
   // username is broken pass as whoever its sub names.
@@ -204,14 +272,13 @@ VerifyResult JwtVerifier::verify(std::string_view token, int64_t now) const {
   Claims out;
   out.username = std::string(identity->get_string());
   out.exp = *exp;
-  if (const json::value* iat = claims->if_contains("iat")) {
-    out.iat = to_seconds(*iat, Rounding::toward_zero);
-  }
+  out.iat = iat;
   return VerifyResult{std::move(out), {}};
 }
 
-std::string sign_hs256(std::string_view payload_json, std::string_view key) {
-  std::string token = base64url_encode(R"({"alg":"HS256","typ":"JWT"})");
+std::string sign_hs256(std::string_view payload_json, std::string_view key,
+                       std::string_view header_json) {
+  std::string token = base64url_encode(header_json);
   token += '.';
   token += base64url_encode(payload_json);
   const Digest mac = hmac_sha256(key, token);

@@ -11,14 +11,16 @@ namespace chat::auth {
 
 // Why a token was refused. to_string() names are a Prometheus label: keep them stable.
 enum class JwtFailure {
-  too_large,         // over JwtVerifier::kMaxTokenBytes
-  malformed,         // not three base64url segments of JSON objects, or a non-numeric nbf
-  unsupported_alg,   // header alg is anything but exactly "HS256"
-  bad_signature,     // HMAC mismatch (checked before any claim is read)
-  missing_exp,       // no numeric exp claim
-  expired,           // now > exp + leeway
-  not_yet_valid,     // now + leeway < nbf
-  missing_identity,  // neither a non-empty string username nor (when username is absent) sub
+  too_large,           // over JwtVerifier::kMaxTokenBytes
+  malformed,           // not three base64url segments of JSON objects (each member named once),
+                       // or a non-numeric nbf or iat
+  unsupported_alg,     // header alg is anything but exactly "HS256"
+  critical_extension,  // header has crit: RFC 7515 §4.1.11, this verifier understands no extension
+  bad_signature,       // HMAC mismatch (checked before any claim is read)
+  missing_exp,         // no numeric exp claim
+  expired,             // now > exp + leeway
+  not_yet_valid,       // now + leeway < nbf, or now + leeway < iat
+  missing_identity,    // neither a non-empty string username nor (when username is absent) sub
 };
 
 std::string_view to_string(JwtFailure failure);
@@ -51,8 +53,9 @@ class JwtVerifier {
   int64_t leeway_seconds_;
 };
 
-// Mints a token (for tests and tools): base64url header {"alg":"HS256","typ":"JWT"} "."
+// Mints a token (for tests and tools): base64url header_json "."
 // base64url payload_json "." base64url HMAC-SHA256. payload_json is used as is, unchecked.
-std::string sign_hs256(std::string_view payload_json, std::string_view key);
+std::string sign_hs256(std::string_view payload_json, std::string_view key,
+                       std::string_view header_json = R"({"alg":"HS256","typ":"JWT"})");
 
 }  // namespace chat::auth

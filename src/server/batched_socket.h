@@ -9,12 +9,14 @@
 // It is the `NextLayer` of beast::websocket::stream, so every byte the stream writes (data, pong,
 // close) passes through it in order. A write is accepted at once and completes without waiting
 // for the socket (write-behind); the caller bounds what waits with over_limit() and
-// when_flushed(). Reads go straight to the socket.
+// when_flushed(). Reads go straight to the socket, after any bytes that arrived before the stream
+// took over (read past the upgrade request: the client's first frames, sent in the same write).
 //
 // Threading: not thread-safe; used from the session's strand only (the socket's executor), where
 // its completions run too. Lifetime: set_owner() names the object that owns this layer (the
 // session); a write in flight keeps it alive.
 #include <boost/asio/append.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/error.hpp>
@@ -44,9 +46,23 @@ class BatchedSocket {
   executor_type get_executor() noexcept { return socket_.get_executor(); }
   socket_type& next_layer() noexcept { return socket_; }
 
+  // Bytes already received from the peer, to be read before anything from the socket.
+  void set_unread(std::string bytes) {
+    if (!bytes.empty()) unread_ = std::make_unique<std::string>(std::move(bytes));
+  }
+
   template <class MutableBufferSequence, class ReadHandler>
-  auto async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
-    return socket_.async_read_some(buffers, std::forward<ReadHandler>(handler));
+  void async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
+    if (!unread_) {
+      socket_.async_read_some(buffers, std::forward<ReadHandler>(handler));
+      return;
+    }
+    const std::size_t bytes = boost::asio::buffer_copy(buffers, boost::asio::buffer(*unread_));
+    unread_->erase(0, bytes);
+    if (unread_->empty()) unread_.reset();
+    boost::asio::post(
+        socket_.get_executor(),
+        boost::asio::append(std::forward<ReadHandler>(handler), boost::beast::error_code{}, bytes));
   }
 
   // Appends `buffers` to what is to be written and completes (on the executor, never inline)
@@ -88,8 +104,9 @@ class BatchedSocket {
 
   socket_type socket_;
   std::weak_ptr<void> owner_;
-  std::string pending_;  // accepted, not yet handed to the socket
-  std::string writing_;  // handed to the socket by the write in flight
+  std::unique_ptr<std::string> unread_;  // null once read: an idle connection keeps no buffer
+  std::string pending_;                  // accepted, not yet handed to the socket
+  std::string writing_;                  // handed to the socket by the write in flight
   std::vector<std::function<void()>> on_flushed_;
   boost::beast::error_code failed_;
   bool flush_scheduled_ = false;

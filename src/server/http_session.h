@@ -27,6 +27,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void send(Response res, bool keep_alive);
   void on_write(bool keep_alive, boost::beast::error_code ec, std::size_t bytes);
   void shutdown();
+  void linger();
+  void discard_input();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;

@@ -6,10 +6,11 @@ namespace chat::server {
 namespace {
 
 constexpr auth::JwtFailure kJwtFailures[] = {
-    auth::JwtFailure::too_large,       auth::JwtFailure::malformed,
-    auth::JwtFailure::unsupported_alg, auth::JwtFailure::bad_signature,
-    auth::JwtFailure::missing_exp,     auth::JwtFailure::expired,
-    auth::JwtFailure::not_yet_valid,   auth::JwtFailure::missing_identity};
+    auth::JwtFailure::too_large,         auth::JwtFailure::malformed,
+    auth::JwtFailure::unsupported_alg,   auth::JwtFailure::bad_signature,
+    auth::JwtFailure::missing_exp,       auth::JwtFailure::expired,
+    auth::JwtFailure::not_yet_valid,     auth::JwtFailure::missing_identity,
+    auth::JwtFailure::critical_extension};
 
 void line(std::string& out, const char* name, const std::string& labels, double value) {
   char buf[64];
@@ -93,8 +94,8 @@ std::string Metrics::render(const bus::BusStats& bus) const {
           "Kafka records carrying events acknowledged by the cluster (one per event per "
           "destination instance).",
           bus.published);
-  counter("chat_bus_consumed_total", "Kafka records carrying events consumed from this instance's topic.",
-          bus.consumed);
+  counter("chat_bus_consumed_total",
+          "Kafka records carrying events consumed from this instance's topic.", bus.consumed);
   counter("chat_bus_publish_failures_total",
           "Kafka records that could not be published (healed from the store by the catch-up).",
           bus.publish_failures);

@@ -49,7 +49,7 @@ class Metrics {
   std::string render(const bus::BusStats& bus) const;
 
  private:
-  static constexpr std::size_t kJwtFailureKinds = 8;
+  static constexpr std::size_t kJwtFailureKinds = 9;
   std::array<std::atomic<uint64_t>, kJwtFailureKinds> jwt_failures_{};
   std::array<std::atomic<uint64_t>, 2> other_failures_{};
 };

@@ -41,8 +41,9 @@ double WsSession::now_seconds() const {
   return std::chrono::duration<double>(SteadyClock::now().time_since_epoch()).count();
 }
 
-void WsSession::start(Request request) {
+void WsSession::start(Request request, std::string unread) {
   ws_.next_layer().set_owner(shared_from_this());
+  ws_.next_layer().set_unread(std::move(unread));
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = ctx_.options.handshake_timeout;
   timeouts.idle_timeout = websocket::stream_base::none();  // our ping timer decides idleness
@@ -65,8 +66,8 @@ void WsSession::start(Request request) {
   }
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(beast::http::field::server, "chat-engine"); }));
-  ws_.control_callback([this](websocket::frame_type, beast::string_view) {
-    last_activity_ = SteadyClock::now();  // runs on our strand, inside a read
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    on_control(kind);  // runs on our strand, inside a read
   });
   ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
 }
@@ -104,6 +105,21 @@ void WsSession::on_accept(beast::error_code ec) {
 }
 
 // ---- reading ---------------------------------------------------------------------------------
+
+void WsSession::on_control(websocket::frame_type kind) {
+  last_activity_ = SteadyClock::now();
+  if (kind != websocket::frame_type::close || close_sent_) return;
+  // Beast refuses close codes below 1000 and the reserved ones, but echoes any code from 5000 up,
+  // which no range of RFC 6455 §7.4 allows: fail the connection with 1002 instead. Started here,
+  // inside the read that carried the close, so that this close goes out instead of the echo.
+  if (ws_.reason().code < 5000) return;
+  begin_close(static_cast<uint16_t>(websocket::close_code::protocol_error), "invalid close code",
+              false);
+  if (close_sent_) return;
+  close_sent_ = true;
+  ws_.async_close(websocket::close_reason(websocket::close_code::protocol_error, close_text_),
+                  [self = shared_from_this()](beast::error_code) {});
+}
 
 void WsSession::do_read() {
   ws_.async_read_some(

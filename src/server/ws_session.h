@@ -50,7 +50,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   ~WsSession() override;
 
   // Completes the upgrade answering `request` (already authorized and registered).
-  void start(Request request);
+  // `unread`: bytes received after the upgrade request (the first frames, in the same TCP write).
+  void start(Request request, std::string unread);
 
   void deliver_entry(uint64_t seq, core::OutboundQueue::Frame frame) override;
   void deliver(core::OutboundQueue::Frame frame) override;
@@ -62,6 +63,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void on_control(boost::beast::websocket::frame_type kind);
   void on_message(std::string_view text);
   void handle_text(std::string_view text);
 

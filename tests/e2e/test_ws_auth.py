@@ -130,6 +130,8 @@ def _refusals(name):
         ("alg-HS512", mint(name, alg="HS512"), "unsupported_alg"),
         ("alg-HS384", mint(name, alg="HS384"), "unsupported_alg"),
         ("alg-missing", craft({"typ": "JWT"}, good_payload), "unsupported_alg"),
+        ("crit-header", craft({"alg": "HS256", "crit": ["x-must-understand"], "x-must-understand": 1},
+                              good_payload), "critical_extension"),
         ("expired", mint(name, ttl=-120), "expired"),
         ("nbf-in-future", mint(name, nbf=now + 600), "not_yet_valid"),
         ("missing-exp", mint(name, drop=["exp"]), "missing_exp"),

@@ -225,15 +225,12 @@ Error Connection::fail(std::string_view context, std::string message, Errc code)
 
 bool Connection::alive() {
   if (broken()) return false;
-  // An idle connection has nothing to read unless the server said goodbye: consume it until EOF.
-  for (int i = 0; i < 8; ++i) {
-    pollfd descriptor{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
-    if (::poll(&descriptor, 1, 0) <= 0) break;
-    if (PQconsumeInput(conn_) == 0) {
-      broken_ = true;
-      break;
-    }
-  }
+  // An idle session that does not LISTEN is sent nothing, except its goodbye: a FATAL message
+  // (the server was stopped, or pg_terminate_backend), then EOF, which may not have arrived yet.
+  // So anything readable means it is ending. (A rare ParameterStatus after a configuration
+  // reload is read the same way: it costs one reconnection.)
+  pollfd descriptor{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+  if (::poll(&descriptor, 1, 0) != 0) broken_ = true;
   return !broken();
 }
 

@@ -112,8 +112,8 @@ class Connection {
   bool broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
   // Broken because the server stopped answering (rather than closing the connection).
   bool timed_out() const { return timed_out_; }
-  // For a connection that sat idle: reads, without waiting, whatever the server sent meanwhile (a
-  // termination notice, an EOF) and reports whether the connection is still usable.
+  // For a connection that sat idle: whether it is still usable. Anything the server sent meanwhile
+  // (a termination notice, an EOF) says it is not.
   bool alive();
   // Inside a transaction block (open or failed), as of the last completed round.
   bool in_transaction() const;

@@ -103,7 +103,18 @@ Status Database::open_again() {
     db_.reset();
   }
   if (Status s = fs_->cut_unsynced_wal_tails(); !s.ok()) return s;
-  return open_db();
+  Status opened = open_db();
+  if (!opened.ok()) {
+    // Opening for writing needs space and working writes (a new log and manifest). While it
+    // cannot, a read-only handle, which writes nothing, keeps reads served: a full disk stops
+    // sends, not sync and history.
+    rocksdb::DB* raw = nullptr;
+    if (rocksdb::DB::OpenForReadOnly(options_, path_, &raw).ok()) {
+      std::unique_lock lock(mu_);
+      db_.reset(raw);
+    }
+  }
+  return opened;
 }
 
 Result<Database::Reader> Database::read() {

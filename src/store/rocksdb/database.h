@@ -39,13 +39,16 @@ class Database {
     std::shared_lock<std::shared_mutex> lock_;
     rocksdb::DB* db_;
   };
-  // unavailable while the database is closed after a failure.
+  // unavailable while the database is closed after a failure (and could not be opened even
+  // read-only).
   Result<Reader> read();
 
-  // Writer thread only: the open database, or null after a failed open_again().
+  // Writer thread only: the database, open for writing after open() or a successful
+  // open_again(); after a failed open_again() it is read-only (or null), and not to be written.
   rocksdb::DB* db() { return db_.get(); }
   // Writer thread only: closes the database, cuts off what was written but never synced, and
-  // opens it again. After a failure the database stays closed until a later call succeeds.
+  // opens it again. When that fails (a full disk, a failing device) it opens the database
+  // read-only for the readers, if it can, and returns the failure: a later call tries again.
   Status open_again();
 
  private:

@@ -12,7 +12,10 @@ using rocksdb::IOOptions;
 using rocksdb::IOStatus;
 using rocksdb::Slice;
 
-IOStatus injected() { return IOStatus::IOError("injected fault"); }
+IOStatus injected(const FileFaults* faults) {
+  return faults->no_space() ? IOStatus::NoSpace("injected fault: no space left on device")
+                            : IOStatus::IOError("injected fault");
+}
 
 // Counts what reaches the file and what of it was synced; fails while the faults are on.
 class GuardedFile final : public rocksdb::FSWritableFileOwnerWrapper {
@@ -24,38 +27,38 @@ class GuardedFile final : public rocksdb::FSWritableFileOwnerWrapper {
         faults_(faults) {}
 
   IOStatus Append(const Slice& data, const IOOptions& options, IODebugContext* dbg) override {
-    if (failing()) return injected();
+    if (failing()) return injected(faults_);
     return counted(data.size(), target()->Append(data, options, dbg));
   }
   IOStatus Append(const Slice& data, const IOOptions& options,
                   const rocksdb::DataVerificationInfo& info, IODebugContext* dbg) override {
-    if (failing()) return injected();
+    if (failing()) return injected(faults_);
     return counted(data.size(), target()->Append(data, options, info, dbg));
   }
   IOStatus PositionedAppend(const Slice& data, uint64_t offset, const IOOptions& options,
                             IODebugContext* dbg) override {
-    if (failing()) return injected();
+    if (failing()) return injected(faults_);
     return counted(data.size(), target()->PositionedAppend(data, offset, options, dbg));
   }
   IOStatus PositionedAppend(const Slice& data, uint64_t offset, const IOOptions& options,
                             const rocksdb::DataVerificationInfo& info,
                             IODebugContext* dbg) override {
-    if (failing()) return injected();
+    if (failing()) return injected(faults_);
     return counted(data.size(), target()->PositionedAppend(data, offset, options, info, dbg));
   }
   IOStatus Sync(const IOOptions& options, IODebugContext* dbg) override {
     const uint64_t written = lengths_->written.load();
-    if (failing()) return injected();
+    if (failing()) return injected(faults_);
     return synced(written, target()->Sync(options, dbg));
   }
   IOStatus Fsync(const IOOptions& options, IODebugContext* dbg) override {
     const uint64_t written = lengths_->written.load();
-    if (failing()) return injected();
+    if (failing()) return injected(faults_);
     return synced(written, target()->Fsync(options, dbg));
   }
   IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const IOOptions& options,
                      IODebugContext* dbg) override {
-    if (failing()) return injected();
+    if (failing()) return injected(faults_);
     return target()->RangeSync(offset, nbytes, options, dbg);
   }
 
@@ -103,7 +106,7 @@ IOStatus GuardedFileSystem::NewWritableFile(const std::string& name,
                                             const rocksdb::FileOptions& options,
                                             std::unique_ptr<rocksdb::FSWritableFile>* result,
                                             IODebugContext* dbg) {
-  if (faults_ && faults_->failing()) return injected();
+  if (faults_ && faults_->failing()) return injected(faults_.get());
   return wrap(name, target()->NewWritableFile(name, options, result, dbg), result, 0);
 }
 
@@ -111,7 +114,7 @@ IOStatus GuardedFileSystem::ReopenWritableFile(const std::string& name,
                                                const rocksdb::FileOptions& options,
                                                std::unique_ptr<rocksdb::FSWritableFile>* result,
                                                IODebugContext* dbg) {
-  if (faults_ && faults_->failing()) return injected();
+  if (faults_ && faults_->failing()) return injected(faults_.get());
   uint64_t size = 0;
   if (!target()->GetFileSize(name, IOOptions(), &size, dbg).ok()) size = 0;
   return wrap(name, target()->ReopenWritableFile(name, options, result, dbg), result, size);
@@ -121,7 +124,7 @@ IOStatus GuardedFileSystem::ReuseWritableFile(const std::string& name, const std
                                               const rocksdb::FileOptions& options,
                                               std::unique_ptr<rocksdb::FSWritableFile>* result,
                                               IODebugContext* dbg) {
-  if (faults_ && faults_->failing()) return injected();
+  if (faults_ && faults_->failing()) return injected(faults_.get());
   return wrap(name, target()->ReuseWritableFile(name, old_name, options, result, dbg), result, 0);
 }
 

@@ -20,11 +20,19 @@ class Writer;
 // true, every file write and sync the store makes returns an I/O error. Thread-safe.
 class FileFaults {
  public:
-  void fail(bool on) { failing_.store(on); }
+  // While on, writes, syncs and new files fail: with an I/O error, or as on a full disk.
+  void fail(bool on) { set(on, false); }
+  void fill_disk(bool on) { set(on, true); }
   bool failing() const { return failing_.load(std::memory_order_relaxed); }
+  bool no_space() const { return no_space_.load(std::memory_order_relaxed); }
 
  private:
+  void set(bool on, bool no_space) {
+    no_space_.store(no_space);
+    failing_.store(on);
+  }
   std::atomic<bool> failing_{false};
+  std::atomic<bool> no_space_{false};
 };
 
 struct RocksOptions {
@@ -50,7 +58,8 @@ struct RocksOptions {
 //
 // When a commit fails, every write of its batch is answered unavailable and none of it becomes
 // visible, then or after a restart; the writer reopens the database before its next batch, so
-// that the store serves again once the fault is gone (reads fail with unavailable meanwhile).
+// that the store serves again once the fault is gone. Meanwhile reads are served from the database
+// opened read-only (a full disk stops writes, not reads).
 //
 // Owned by the app; destroy it (or drain() it) before whatever its callbacks call into.
 class RocksStore final : public Store {

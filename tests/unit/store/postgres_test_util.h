@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace chat::store::testing {
 
@@ -106,12 +108,35 @@ class TestSchema {
     return first;
   }
 
-  // Ends every server connection opened by the stores under test.
-  int terminate_store_connections() {
-    return std::stoi(exec(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '" +
-        name_ + "'"));
+  // Ends the test connection's transaction, aborted or not (exec() would fail in an aborted one).
+  void rollback() { PQclear(PQexec(conn_, "ROLLBACK")); }
+
+  // Waits until a connection opened by the stores under test is blocked on a lock.
+  bool wait_for_a_store_blocked_on_a_lock(std::chrono::milliseconds within = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+               " AND application_name = '" + name_ + "'") != "0") {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
   }
+
+  // Ends every server connection opened by the stores under test, and waits until they are gone.
+  int terminate_store_connections() {
+    const std::string mine = "application_name = '" + name_ + "'";
+    const int ended =
+        std::stoi(exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE " + mine));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (exec("SELECT count(*) FROM pg_stat_activity WHERE " + mine) != "0" &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return ended;
+  }
+
 
  private:
   std::string param(const std::string& key, const std::string& otherwise) const {

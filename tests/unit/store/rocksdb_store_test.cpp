@@ -349,6 +349,40 @@ TEST_F(RocksStoreTest, AFailedCommitIsUnavailableLeavesNothingAndTheStoreRecover
   EXPECT_EQ(store->get_user("carol").error().code, Errc::not_found);
 }
 
+TEST_F(RocksStoreTest, OnAFullDiskWritesAreUnavailableReadsAreServedAndWritesResumeWithSpace) {
+  auto faults = std::make_shared<FileFaults>();
+  {
+    std::unique_ptr<RocksStore> store = open({.faults = faults});
+    ASSERT_TRUE(create_user(*store, "alice").ok());
+    ASSERT_TRUE(create_user(*store, "bob").ok());
+    ASSERT_TRUE(send(*store, message("alice", "bob", "c0", "kept")).ok());
+
+    faults->fill_disk(true);
+    EXPECT_EQ(send(*store, message("alice", "bob", "c1", "lost")).error().code, Errc::unavailable);
+    // The next write reopens the database, which cannot open for writing without space...
+    EXPECT_EQ(send(*store, message("alice", "bob", "c1", "lost")).error().code, Errc::unavailable);
+    // ...and reads go on meanwhile.
+    Result<std::vector<InboxEntry>> inbox = store->read_inbox("bob", 0, 10);
+    ASSERT_TRUE(inbox.ok()) << inbox.error().message;
+    ASSERT_EQ(inbox->size(), 1u);
+    EXPECT_EQ((*inbox)[0].body, "kept");
+    EXPECT_EQ(*store->last_seq("alice"), 1u);
+    EXPECT_TRUE(store->get_user("bob").ok());
+
+    faults->fill_disk(false);
+    Result<SendResult> retried = send(*store, message("alice", "bob", "c1", "retried"));
+    ASSERT_TRUE(retried.ok()) << retried.error().message;
+    EXPECT_FALSE(retried->duplicate);
+    EXPECT_EQ(retried->sender_seq, 2u);
+  }
+  std::unique_ptr<RocksStore> store = open();
+  Result<std::vector<InboxEntry>> inbox = store->read_inbox("bob", 0, 10);
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), 2u);
+  EXPECT_EQ((*inbox)[0].body, "kept");
+  EXPECT_EQ((*inbox)[1].body, "retried");
+}
+
 TEST_F(RocksStoreTest, AFailedCommitLeftInTheLogDoesNotComeBackAfterACrash) {
   // The fault strikes, and the process ends before the store could reopen the database.
   auto faults = std::make_shared<FileFaults>();
