@@ -36,6 +36,8 @@ cluster: build
 # The Autobahn WebSocket testsuite (Python 2.7 in a virtualenv outside git), re-scored for a chat
 # server by tools/conformance/score.py: docs/reliability.md, "WebSocket conformance (Autobahn)".
 conformance: build
+	@scripts/python-env.sh
+	.venv/bin/python -m pytest tools/conformance -q
 	@scripts/conformance.sh $(BUILD_DIR)
 
 # Everything: starts Kafka and PostgreSQL (and stops what it started), runs unit and single-node
