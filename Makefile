@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e cluster conformance sanitize bench bench-full bench-smoke bench-one bench-cluster clean
+.PHONY: all deps build run test unit e2e cluster conformance test-asan test-tsan fuzz bench bench-full bench-smoke bench-one bench-cluster clean
 
 all: build
 
@@ -45,13 +45,28 @@ conformance: build
 test: build
 	@scripts/test.sh $(BUILD_DIR)
 
-# Every test again against an AddressSanitizer + UndefinedBehaviorSanitizer build (Debug).
-sanitize: deps
-	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCHAT_SANITIZE=ON
+# The unit and single-node end-to-end suites (and each fuzz corpus) against a sanitized build:
+# test-asan with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/, test-tsan with
+# ThreadSanitizer in build-tsan/. The first report fails the run (scripts/test-sanitized.sh).
+# CLUSTER=1 adds the cluster suite, with the services of scripts/dev-services.
+SANITIZED_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1"
+test-asan: deps
+	cmake -S . -B build-asan $(SANITIZED_FLAGS) -DCHAT_SANITIZE=address
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ctest --output-on-failure -j $(JOBS)
-	@scripts/python-env.sh
-	CHAT_ENGINE_BIN=$(abspath build-asan)/chat-engine .venv/bin/python -m pytest tests/e2e -q --ignore=tests/e2e/cluster
+	CLUSTER=$(CLUSTER) scripts/test-sanitized.sh build-asan
+
+test-tsan: deps
+	cmake -S . -B build-tsan $(SANITIZED_FLAGS) -DCHAT_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS)
+	CLUSTER=$(CLUSTER) scripts/test-sanitized.sh build-tsan
+
+# Each libFuzzer target of tests/fuzz for FUZZ_SECONDS (clang, build-fuzz/); new inputs go to
+# build-fuzz/finds/<target>/, crashes to build-fuzz/crashes/ (docs/reliability.md, "Fuzzing").
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake -S . -B build-fuzz $(SANITIZED_FLAGS) -DCMAKE_CXX_COMPILER=clang++ -DCHAT_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 # chat-engine against Centrifugo and a Node.js relay, interleaved, 3 runs each (docs/benchmarks.md §6):
 # writes bench/results/<date>.json, the generated part of docs/benchmarks.md and docs/bench/*.png.
@@ -77,4 +92,4 @@ bench-cluster: build
 	tools/chat-bench/cluster.sh $(BUILD_DIR)/chat-engine
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz

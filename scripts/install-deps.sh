@@ -9,6 +9,8 @@ packages=(
   libssl-dev librocksdb-dev libgtest-dev
   python3 python3-venv
   libpq-dev librdkafka-dev
+  # make fuzz: clang and its runtimes (libFuzzer, sanitizers)
+  clang libclang-rt-14-dev
   # scripts/dev-services: PostgreSQL, and Maven to fetch Kafka's jars (Kafka runs on Java 17+)
   postgresql maven
 )

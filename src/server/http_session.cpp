@@ -4,14 +4,9 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
-#include <boost/url.hpp>
-#include <cctype>
 #include <chrono>
-#include <string_view>
 
-#include "base/log.h"
-#include "server/authenticate.h"
+#include "server/http_request.h"
 #include "server/ws_session.h"
 
 namespace chat::server {
@@ -20,28 +15,8 @@ namespace http = beast::http;
 namespace net = boost::asio;
 namespace {
 
-// Room for an 8 KiB token (refused with 401 by the verifier, not with a parse error) in a header
-// or in the query string, beside ordinary headers.
-constexpr std::uint32_t kHeaderLimit = 32 * 1024;
-
 // How long a connection that is being closed keeps reading what the client still sends.
 constexpr std::chrono::milliseconds kMaxLinger{2000};
-
-bool origin_allowed(const Request& req, const std::vector<std::string>& allowed) {
-  if (allowed.empty()) return true;
-  const auto origin = req[http::field::origin];
-  for (const auto& a : allowed)
-    if (origin == a) return true;
-  return false;
-}
-
-// RFC 6455 §4.2.1: the key is 16 bytes, base64-encoded: 22 characters of the alphabet, then "==".
-bool valid_websocket_key(std::string_view key) {
-  if (key.size() != 24 || !key.ends_with("==")) return false;
-  return std::all_of(key.begin(), key.end() - 2, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
-  });
-}
 
 }  // namespace
 
@@ -55,31 +30,20 @@ void HttpSession::run() {
 
 void HttpSession::do_read() {
   parser_.emplace();
-  parser_->body_limit(ctx_.options.max_body_bytes);
-  parser_->header_limit(kHeaderLimit);
+  limit_request_parser(*parser_, ctx_.options);
   stream_.expires_after(ctx_.options.handshake_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
 
 void HttpSession::on_read(beast::error_code ec, std::size_t) {
-  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-      ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-      ec == net::error::eof)
+  if (ec) {
+    if (auto answer = read_error_response(ec)) return send(std::move(*answer), false);
     return shutdown();
-  if (ec == http::error::body_limit)
-    return send(error_response(Errc::too_large, "the request body is over 64 KiB"), false);
-  if (ec == http::error::header_limit)
-    return send(error_response(http::status::request_header_fields_too_large, "too_large",
-                               "the request headers are too large"),
-                false);
-  if (ec) return send(error_response(Errc::bad_request, "malformed HTTP request"), false);
+  }
 
   Request req = parser_->release();
-  if (beast::websocket::is_upgrade(req)) {
-    auto url = boost::urls::parse_origin_form(req.target());
-    if (url && url->path() == "/ws") return upgrade(std::move(req));
-  }
+  if (is_websocket_upgrade(req)) return upgrade(std::move(req));
 
   const bool keep_alive = req.keep_alive();
   api_.handle(req, [self = shared_from_this(), keep_alive](Response res) {
@@ -90,29 +54,14 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
 }
 
 void HttpSession::upgrade(Request req) {
-  if (!valid_websocket_key(req[http::field::sec_websocket_key]))
-    return send(error_response(Errc::bad_request,
-                               "Sec-WebSocket-Key must be the base64 encoding of 16 bytes"),
-                false);
-  if (ctx_.draining.load())
-    return send(error_response(Errc::unavailable, "the server is shutting down"), false);
-  // Checked here, not left to the WebSocket accept: its refusal would be dropped unsent with the
-  // socket, leaving the client an empty reply. RFC 6455 4.4: 426 naming the version we speak.
-  if (req[http::field::sec_websocket_version] != "13") {
-    Response res = error_response(http::status::upgrade_required, "bad_request",
-                                  "Sec-WebSocket-Version must be 13");
-    res.set(http::field::sec_websocket_version, "13");
-    return send(std::move(res), false);
-  }
-  if (!origin_allowed(req, ctx_.options.allowed_origins))
-    return send(error_response(Errc::forbidden, "this Origin is not allowed"), false);
-  auto claims = authenticate(ctx_, bearer_token(req, true));
-  if (!claims) return send(error_response(claims.error().code, claims.error().message), false);
-  const std::string user = claims->username;
+  auto decision = authorize_upgrade(ctx_, req);
+  if (auto* refusal = std::get_if<Response>(&decision)) return send(std::move(*refusal), false);
+  auto& claims = std::get<auth::Claims>(decision);
+  const std::string user = claims.username;
   if (!ctx_.registry.reserve(user))
     return send(error_response(Errc::rate_limited, "too many connections for this user"), false);
 
-  auto session = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(*claims));
+  auto session = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(claims));
   ctx_.registry.attach(user, session);
   session->start(std::move(req), beast::buffers_to_string(buffer_.data()));
 }
