@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e cluster test-netfaults test-asan test-tsan fuzz conformance bench bench-full bench-smoke bench-one bench-cluster clean
+.PHONY: all deps build run test unit e2e cluster test-netfaults conformance test-asan test-tsan fuzz bench bench-full bench-smoke bench-one bench-cluster clean
 
 all: build
 
@@ -43,6 +43,13 @@ test-netfaults: build
 	CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092 \
 	CHAT_REQUIRE_SERVICES=1 CHAT_REQUIRE_NETNS=1 \
 	  .venv/bin/python -m pytest tests/e2e/netfaults -q -s
+
+# The Autobahn WebSocket testsuite (Python 2.7 in a virtualenv outside git), re-scored for a chat
+# server by tools/conformance/score.py: docs/reliability.md, "WebSocket conformance (Autobahn)".
+conformance: build
+	@scripts/python-env.sh
+	.venv/bin/python -m pytest tools/conformance -q
+	@scripts/conformance.sh $(BUILD_DIR)
 
 # Everything: starts Kafka and PostgreSQL (and stops what it started), runs unit and single-node
 # suites side by side, then the cluster suite.

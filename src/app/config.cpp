@@ -72,6 +72,7 @@ ParsedArgs parse_args(int argc, const char* const argv[]) {
     ("handshake-timeout", po::value(&handshake)->default_value(handshake), "seconds to complete an HTTP request or a WebSocket (closing) handshake")
     ("idle-timeout", po::value(&idle)->default_value(idle), "seconds without any frame from a client before it is disconnected")
     ("ping-interval", po::value(&ping)->default_value(ping), "seconds between server pings")
+    ("permessage-deflate", po::value(&c.server.permessage_deflate)->default_value(d.permessage_deflate), "compress WebSocket messages (RFC 7692, no context takeover) when the client offers it; false or 0 turns it off")
     ("jwt-leeway", po::value(&leeway)->default_value(leeway), "seconds of clock skew allowed for exp and nbf")
     ("shutdown-timeout", po::value(&shutdown)->default_value(shutdown), "seconds a SIGTERM may take before the process exits")
     ("log-level", po::value(&level)->default_value(level), "debug, info, warn or error");

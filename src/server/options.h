@@ -21,6 +21,8 @@ struct ServerOptions {
   std::chrono::seconds jwt_leeway{30};
   std::vector<std::string> allowed_origins;  // empty: any origin
   std::string api_key;                       // empty: the user API is open
+  // permessage-deflate (RFC 7692) when the client offers it, without context takeover either way.
+  bool permessage_deflate = true;
 };
 
 }  // namespace chat::server

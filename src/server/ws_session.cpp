@@ -18,6 +18,10 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
+namespace {
+constexpr int kDeflateWindowBits = 10;  // 1 KiB of history; Beast allows 9 to 15
+}  // namespace
+
 WsSession::WsSession(net::ip::tcp::socket&& socket, ServerContext& ctx, auth::Claims claims)
     : ws_(std::move(socket)),
       ctx_(ctx),
@@ -45,7 +49,21 @@ void WsSession::start(Request request, std::string unread) {
   timeouts.idle_timeout = websocket::stream_base::none();  // our ping timer decides idleness
   timeouts.keep_alive_pings = false;
   ws_.set_option(timeouts);
-  ws_.read_message_max(ctx_.options.max_message_bytes);
+  ws_.read_message_max(ctx_.options.max_message_bytes);  // counts inflated bytes
+  if (ctx_.options.permessage_deflate) {
+    // No context takeover either way: every message is compressed alone, so a connection keeps no
+    // compression history between messages. Chat messages are small, so a small window for what
+    // we send loses little and keeps the compressor's buffers small (docs/benchmarks.md,
+    // "permessage-deflate").
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    pmd.server_no_context_takeover = true;
+    pmd.client_no_context_takeover = true;
+    pmd.server_max_window_bits = kDeflateWindowBits;
+    // Beast refuses a client that does not offer to limit its window unless this stays 15.
+    pmd.client_max_window_bits = 15;
+    ws_.set_option(pmd);
+  }
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(beast::http::field::server, "chat-engine"); }));
   ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {

@@ -98,7 +98,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void finish();
   double now_seconds() const;
 
-  boost::beast::websocket::stream<BatchedSocket, false> ws_;
+  boost::beast::websocket::stream<BatchedSocket, true> ws_;  // deflate: start()
   ServerContext& ctx_;
   const std::string user_;
   const std::string connection_id_;
