@@ -36,13 +36,15 @@ def raw_token(header: str, payload: str, key: bytes | str | None = SECRET, diges
 
 
 def upgrade_request(path: str = "/ws", token: str | None = None, *, version: str = "HTTP/1.1",
-                    headers: list[tuple[str, str]] | None = None, method: str = "GET") -> bytes:
-    """A WebSocket upgrade request; `headers` replaces the upgrade headers when given."""
+                    headers: list[tuple[str, str]] | None = None, method: str = "GET",
+                    key: str = WS_KEY, extra: list[tuple[str, str]] = ()) -> bytes:
+    """A WebSocket upgrade request; `headers` replaces the upgrade headers when given, `extra` adds
+    to them."""
     if headers is None:
-        headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", WS_KEY),
+        headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key),
                    ("Sec-WebSocket-Version", "13")]
     lines = [f"{method} {path} {version}", "Host: 127.0.0.1"]
-    lines += [f"{k}: {v}" for k, v in headers]
+    lines += [f"{k}: {v}" for k, v in [*headers, *extra]]
     if token is not None:
         lines.append(f"Authorization: Bearer {token}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

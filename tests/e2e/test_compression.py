@@ -18,6 +18,7 @@ import zlib
 import pytest
 
 from conftest import Client, close_all, open_ws
+from hostile import upgrade_request
 
 TAIL = b"\x00\x00\xff\xff"  # RFC 7692 7.2.1: removed by the sender, appended by the receiver
 
@@ -27,15 +28,8 @@ class RawWs:
 
     def __init__(self, port: int, token: str, extensions: str | None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        offer = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
-        self.sock.sendall(
-            (
-                f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                f"{offer}\r\n"
-            ).encode()
-        )
+        offer = [("Sec-WebSocket-Extensions", extensions)] if extensions else []
+        self.sock.sendall(upgrade_request(f"/ws?token={token}", extra=offer))
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
             chunk = self.sock.recv(4096)

@@ -23,6 +23,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from conftest import close_all, metric, open_ws, wait_until
+from hostile import upgrade_request
 
 FAST = ["--send-rate", "100000", "--send-burst", "100000"]
 MIB = 1 << 20
@@ -60,15 +61,7 @@ def upgrade(port: int, token: str, rcvbuf: int | None = None) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.settimeout(10)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(
-        (
-            "GET /ws HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: Bearer {token}\r\n\r\n"
-        ).encode()
-    )
+    sock.sendall(upgrade_request(token=token))
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(1)  # byte by byte: what follows the head is the server's first frame

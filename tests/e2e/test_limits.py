@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from conftest import close_all, mint
+from hostile import upgrade_request
 
 
 # ---- message size
@@ -175,16 +176,7 @@ async def test_a_token_that_expires_at_the_end_of_time_keeps_working_and_refresh
 def raw_upgrade(port: int, token: str) -> socket.socket:
     """A WebSocket handshake by hand, leaving a socket that never answers a ping."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    key = "dGhlIHNhbXBsZSBub25jZQ=="
-    sock.sendall(
-        (
-            "GET /ws HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: Bearer {token}\r\n\r\n"
-        ).encode()
-    )
+    sock.sendall(upgrade_request(token=token))
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(4096)

@@ -17,20 +17,7 @@ import time
 
 import pytest
 
-from conftest import mint
-
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-
-
-def upgrade_request(port: int, token: str, key: str = KEY) -> bytes:
-    return (
-        "GET /ws HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{port}\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Authorization: Bearer {token}\r\n\r\n"
-    ).encode()
-
+from hostile import upgrade_request
 
 def frame(opcode: int, payload: bytes, fin: bool = True, length: int | None = None) -> bytes:
     """A masked client frame; `length` overrides the length field (the payload is sent as given)."""
@@ -135,7 +122,7 @@ class Peer:
 def connected(server, prefix: str = "raw") -> tuple[str, Peer]:
     name, token = server.new_user(prefix)
     peer = Peer(server.port)
-    peer.send(upgrade_request(server.port, token))
+    peer.send(upgrade_request(token=token))
     assert peer.read_head().startswith(b"HTTP/1.1 101")
     peer.read_json("hello")
     return name, peer
@@ -151,7 +138,7 @@ def send_frame(to: str, id_: str) -> bytes:
 def test_a_frame_in_the_same_write_as_the_upgrade_is_read(server):
     name, token = server.new_user("same")
     peer = Peer(server.port)
-    peer.send(upgrade_request(server.port, token) + send_frame(name, "s1") + send_frame(name, "s2"))
+    peer.send(upgrade_request(token=token) + send_frame(name, "s1") + send_frame(name, "s2"))
     assert peer.read_head().startswith(b"HTTP/1.1 101")
     peer.read_json("hello")
     assert peer.read_json("sent")["id"] == "s1"
@@ -163,7 +150,7 @@ def test_a_frame_split_between_the_upgrade_write_and_the_next_is_read(server):
     name, token = server.new_user("split")
     whole = send_frame(name, "s1")
     peer = Peer(server.port)
-    peer.send(upgrade_request(server.port, token) + whole[:5])
+    peer.send(upgrade_request(token=token) + whole[:5])
     assert peer.read_head().startswith(b"HTTP/1.1 101")
     peer.read_json("hello")
     peer.send(whole[5:])
@@ -174,7 +161,7 @@ def test_a_frame_split_between_the_upgrade_write_and_the_next_is_read(server):
 def test_one_byte_per_tcp_write_from_the_upgrade_to_a_close(server):
     name, token = server.new_user("bytewise")
     peer = Peer(server.port)
-    for b in upgrade_request(server.port, token) + send_frame(name, "s1"):
+    for b in upgrade_request(token=token) + send_frame(name, "s1"):
         peer.send(bytes([b]))
     assert peer.read_head().startswith(b"HTTP/1.1 101")
     peer.read_json("hello")
@@ -237,7 +224,7 @@ def test_client_close_codes_are_echoed_or_refused_with_1002(server, code, reason
 def test_a_sec_websocket_key_that_is_not_16_base64_bytes_is_refused_with_400(server, key):
     _, token = server.new_user("key")
     peer = Peer(server.port)
-    peer.send(upgrade_request(server.port, token, key=key))
+    peer.send(upgrade_request(token=token, key=key))
     head = peer.read_head()
     assert head.startswith(b"HTTP/1.1 400"), head
     peer.close()
