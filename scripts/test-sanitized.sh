@@ -23,6 +23,7 @@ export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:verify_asan_
 export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$reports/ubsan
 export TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp:log_path=$reports/tsan
 export CHAT_ENGINE_BIN=$PWD/$build_dir/chat-engine
+export CHAT_SANITIZED=$build_dir  # the e2e tests skip memory bounds and descriptor exhaustion
 
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs") >"$logs/unit.log" 2>&1 &
 unit=$!

@@ -33,6 +33,11 @@ from typing import Any, Callable, Iterable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# Set by scripts/test-sanitized.sh: the server under test is an ASan/UBSan or TSan build. Its memory
+# figures are the sanitizer's (ASan keeps 256 MiB of freed memory in quarantine), and UBSan's own
+# checks need file descriptors (it probes memory with a pipe), so tests of either skip those parts.
+SANITIZED = os.environ.get("CHAT_SANITIZED", "")
+
 # The repository root holds jwt.py (the token-minting script), which would shadow PyJWT's `jwt`
 # package when pytest runs as `python -m pytest` from the root (the root is then on sys.path).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO_ROOT]

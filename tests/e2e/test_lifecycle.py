@@ -12,7 +12,7 @@ import pytest
 import requests
 from websockets.exceptions import InvalidStatus
 
-from conftest import ASYNC_TEST_TIMEOUT, BINARY, close_all, http, open_ws, refused_status, wait_until
+from conftest import ASYNC_TEST_TIMEOUT, BINARY, SANITIZED, close_all, http, open_ws, refused_status, wait_until
 
 FAST = ["--send-rate", "100000", "--send-burst", "100000"]
 
@@ -286,6 +286,8 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@pytest.mark.skipif(bool(SANITIZED), reason="UBSan's vptr check opens a pipe: out of descriptors, it reports "
+                    "every virtual call as an invalid object")
 async def test_out_of_descriptors_refuses_cleanly_and_serves_again(start_server):
     s = start_server(args=["--max-connections-per-user", "1000"], preexec_fn=low_nofile(64))
     name, token = s.new_user("fd")
