@@ -56,6 +56,27 @@ void BatchedSocket::on_flushed(boost::beast::error_code ec) {
   for (auto& fn : callbacks) fn();
 }
 
+void BatchedSocket::async_linger(boost::beast::role_type role,
+                                 std::function<void(boost::beast::error_code)> done) {
+  boost::beast::error_code ignored;
+  if (role == boost::beast::role_type::server) {
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+  drain(std::make_shared<std::string>(16 * 1024, '\0'), std::move(done));
+}
+
+void BatchedSocket::drain(std::shared_ptr<std::string> scratch,
+                          std::function<void(boost::beast::error_code)> done) {
+  socket_.async_read_some(
+      boost::asio::buffer(*scratch),
+      [this, scratch, done = std::move(done)](boost::beast::error_code ec, std::size_t) mutable {
+        if (!ec) return drain(std::move(scratch), std::move(done));
+        boost::beast::error_code ignored;
+        socket_.close(ignored);
+        done(ec == boost::asio::error::eof ? boost::beast::error_code{} : ec);
+      });
+}
+
 void teardown(boost::beast::role_type role, BatchedSocket& stream, boost::beast::error_code& ec) {
   boost::beast::websocket::teardown(role, stream.next_layer(), ec);
 }

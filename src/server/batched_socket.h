@@ -97,10 +97,20 @@ class BatchedSocket {
   // when nothing waits now.
   void when_flushed(std::function<void()> fn);
 
+  // The end of a close handshake: a server shuts down its sending side, then reads and drops what
+  // the peer still sends until its EOF (or an error, or the session closing the socket at its close
+  // deadline), then closes. Closing with unread input would send a reset, and a peer still writing
+  // (the rest of a message refused with 1009) would lose the close frame it was sent. Beast's own
+  // teardown stops after the first read (it tests the wrong byte count), so this one is ours.
+  void async_linger(boost::beast::role_type role,
+                    std::function<void(boost::beast::error_code)> done);
+
  private:
   void schedule_flush();
   void flush();
   void on_flushed(boost::beast::error_code ec);
+  void drain(std::shared_ptr<std::string> scratch,
+             std::function<void(boost::beast::error_code)> done);
 
   socket_type socket_;
   std::weak_ptr<void> owner_;
@@ -121,7 +131,7 @@ void async_teardown(boost::beast::role_type role, BatchedSocket& stream,
   auto shared =
       std::make_shared<std::decay_t<TeardownHandler>>(std::forward<TeardownHandler>(handler));
   stream.when_flushed([role, &stream, shared] {
-    boost::beast::websocket::async_teardown(role, stream.next_layer(), std::move(*shared));
+    stream.async_linger(role, [shared](boost::beast::error_code ec) { (*shared)(ec); });
   });
 }
 
