@@ -8,6 +8,8 @@
 #include <mutex>
 #include <utility>
 
+#include "base/log.h"
+
 namespace chat::store::rocks {
 namespace {
 
@@ -97,24 +99,41 @@ Status Database::open_db() {
 }
 
 Status Database::open_again() {
-  {
+  if (writable_) {
+    // The handle open for writing has stopped. In one step for the readers (they wait, rather
+    // than find no database): close it, cut off what was written but never synced, and open the
+    // database read-only, which writes nothing, so that a full disk stops sends but not sync and
+    // history.
     std::unique_lock lock(mu_);
     if (db_) (void)db_->Close();  // a database stopped by an error may refuse; it closes anyway
     db_.reset();
+    writable_ = false;
+    if (Status s = fs_->cut_unsynced_wal_tails(); !s.ok()) return s;
+    open_read_only();
+  } else if (Status s = fs_->cut_unsynced_wal_tails(); !s.ok()) {
+    return s;  // what an earlier failed open wrote and did not sync
   }
-  if (Status s = fs_->cut_unsynced_wal_tails(); !s.ok()) return s;
-  Status opened = open_db();
-  if (!opened.ok()) {
-    // Opening for writing needs space and working writes (a new log and manifest). While it
-    // cannot, a read-only handle, which writes nothing, keeps reads served: a full disk stops
-    // sends, not sync and history.
-    rocksdb::DB* raw = nullptr;
-    if (rocksdb::DB::OpenForReadOnly(options_, path_, &raw).ok()) {
-      std::unique_lock lock(mu_);
-      db_.reset(raw);
-    }
+  if (!db_) {
+    std::unique_lock lock(mu_);
+    open_read_only();
   }
-  return opened;
+  // Opening for writing needs space and working writes (a new log and manifest). Meanwhile the
+  // readers keep the read-only handle: a read-only instance may share the directory with one
+  // open for writing, and it holds every table file open (max_open_files is unlimited), so the
+  // files the new handle makes obsolete stay readable until the swap.
+  if (Status s = open_db(); !s.ok()) return s;
+  writable_ = true;
+  return Ok{};
+}
+
+void Database::open_read_only() {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options_, path_, &raw);
+  if (s.ok()) {
+    db_.reset(raw);
+  } else {
+    log::warn("rocksdb store: cannot open the database even read-only: ", s.ToString());
+  }
 }
 
 Result<Database::Reader> Database::read() {

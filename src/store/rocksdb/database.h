@@ -47,14 +47,16 @@ class Database {
   // open_again(); after a failed open_again() it is read-only (or null), and not to be written.
   rocksdb::DB* db() { return db_.get(); }
   // Writer thread only: closes the database, cuts off what was written but never synced, and
-  // opens it again. When that fails (a full disk, a failing device) it opens the database
-  // read-only for the readers, if it can, and returns the failure: a later call tries again.
+  // opens it again. Readers never find it closed: it is open read-only for them (if it can be)
+  // until it is open for writing again. When opening for writing fails (a full disk, a failing
+  // device) it returns the failure and stays read-only: a later call tries again.
   Status open_again();
 
  private:
   Database(std::string path, rocksdb::Options options, std::shared_ptr<GuardedFileSystem> fs,
            std::unique_ptr<rocksdb::Env> env);
   Status open_db();
+  void open_read_only();  // under mu_ (exclusive); leaves db_ null when it cannot
 
   const std::string path_;
   rocksdb::Options options_;
@@ -62,6 +64,7 @@ class Database {
   const std::unique_ptr<rocksdb::Env> env_;  // used by options_
   std::shared_mutex mu_;
   std::unique_ptr<rocksdb::DB> db_;  // written under mu_ (exclusive) by the writer thread only
+  bool writable_ = true;             // db_ is open for writing (writer thread only)
 };
 
 rocksdb::WriteOptions durable_writes();

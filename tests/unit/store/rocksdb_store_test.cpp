@@ -383,6 +383,43 @@ TEST_F(RocksStoreTest, OnAFullDiskWritesAreUnavailableReadsAreServedAndWritesRes
   EXPECT_EQ((*inbox)[1].body, "retried");
 }
 
+TEST_F(RocksStoreTest, ReadersNeverFindTheDatabaseClosedWhileTheWriterTriesToReopenIt) {
+  auto faults = std::make_shared<FileFaults>();
+  std::unique_ptr<RocksStore> store = open({.faults = faults});
+  ASSERT_TRUE(create_user(*store, "alice").ok());
+  ASSERT_TRUE(create_user(*store, "bob").ok());
+  ASSERT_TRUE(send(*store, message("alice", "bob", "c0", "kept")).ok());
+
+  faults->fill_disk(true);
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::vector<std::string> failures;
+  std::thread reader([&] {
+    while (!done.load()) {
+      Result<std::vector<InboxEntry>> inbox = store->read_inbox("bob", 0, 10);
+      if (!inbox.ok()) {
+        failures.push_back(inbox.error().message);
+      } else if (inbox->size() != 1) {
+        failures.push_back("read " + std::to_string(inbox->size()) + " entries");
+      }
+      reads.fetch_add(1);
+    }
+  });
+  // Every send fails, and each one after the first closes the database and tries to open it.
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(send(*store, message("alice", "bob", "lost" + std::to_string(i))).error().code,
+              Errc::unavailable);
+  }
+  done.store(true);
+  reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failed reads, the first: " << failures[0];
+
+  faults->fill_disk(false);
+  ASSERT_TRUE(send(*store, message("alice", "bob", "c1", "stored")).ok());
+  EXPECT_EQ(*store->last_seq("bob"), 2u);
+}
+
 TEST_F(RocksStoreTest, AFailedCommitLeftInTheLogDoesNotComeBackAfterACrash) {
   // The fault strikes, and the process ends before the store could reopen the database.
   auto faults = std::make_shared<FileFaults>();
