@@ -42,10 +42,13 @@ scripts/bench-smoke.sh "$build_dir" >"$logs/bench.log" 2>&1 &
 bench=$!
 .venv/bin/python -m pytest tests/e2e/netfaults -q -s >"$logs/netfaults.log" 2>&1 &
 netfaults=$!
+scripts/test-js.sh "$build_dir" >"$logs/js.log" 2>&1 &
+js=$!
 wait $unit; unit_status=$?
 wait $e2e; e2e_status=$?
 wait $bench; bench_status=$?
 wait $netfaults; netfaults_status=$?
+wait $js; js_status=$?
 echo "=== unit tests"; tail -n 40 "$logs/unit.log"
 [ $unit_status -eq 0 ] || cat "$logs/unit.log"
 echo "=== end-to-end, one node"; tail -n 5 "$logs/e2e.log"
@@ -55,12 +58,14 @@ echo "=== benchmark harness, smoke run"; tail -n 3 "$logs/bench.log"
 
 echo "=== network faults"; grep FIGURE "$logs/netfaults.log"; tail -n 2 "$logs/netfaults.log"
 [ $netfaults_status -eq 0 ] || cat "$logs/netfaults.log"
+echo "=== JavaScript client library"; tail -n 8 "$logs/js.log"
+[ $js_status -eq 0 ] || cat "$logs/js.log"
 
 echo "=== end-to-end, cluster"
 .venv/bin/python -m pytest tests/e2e/cluster -q
 cluster_status=$?
 
 status=0
-for s in $unit_status $e2e_status $bench_status $netfaults_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
-echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, network faults: $netfaults_status, cluster: $cluster_status"
+for s in $unit_status $e2e_status $bench_status $netfaults_status $js_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
+echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, network faults: $netfaults_status, js client: $js_status, cluster: $cluster_status"
 exit $status

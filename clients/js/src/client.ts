@@ -103,7 +103,10 @@ export interface ChatClientOptions {
   syncLimit?: number;
   /** Reconnect delays (default 250 ms doubling up to 30 s, with jitter); also used for retried sends. */
   backoff?: BackoffOptions;
-  /** Refresh the token this many seconds before `exp` (default 60; at most half the time left). */
+  /**
+   * Refresh the token this many seconds before `exp` (default 60), or halfway through the time
+   * left when that is later (so a token shorter-lived than the margin is not refreshed in a loop).
+   */
   refreshMarginSeconds?: number;
   /** Presence poll interval for watched users, in ms (default 10000). */
   presenceIntervalMs?: number;
@@ -556,7 +559,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     return !fresh && this.token !== null ? this.token : this.freshToken();
   }
 
-  /** Refresh `refreshMarginSeconds` before `exp`, but no later than halfway through the time left. */
+  /** Refresh `refreshMarginSeconds` before `exp`, or halfway through the time left if that is later. */
   private scheduleRefresh(exp: number): void {
     clearTimeout(this.refreshTimer);
     const left = exp * 1000 - Date.now();
