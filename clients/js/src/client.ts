@@ -336,6 +336,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   private async onClose(code: number, reason: string, token: string): Promise<void> {
     const helloSeen = this.helloSeen;
     this.socket = null;
+    if (code === CloseCode.tooBig) this.rejectOversizedSend();
     this.dropConnectionState();
     if (this.currentState === "closed") return;
     if (code === CloseCode.userDeleted) {
@@ -352,6 +353,21 @@ export class ChatClient extends Emitter<ChatEvents> {
     // 4001: the token expired; getToken supplies a fresh one, so reconnect at once.
     const delay = code === CloseCode.tokenExpired && helloSeen ? 0 : this.backoff.next();
     this.scheduleReconnect(delay, code, reason || (helloSeen ? "connection lost" : "connection refused"));
+  }
+
+  /**
+   * 1009: the server's --max-message-bytes is below `maxFrameBytes`, and a frame was over it. Sends
+   * are the only large frames, so the largest one in flight was it: resending it would close the
+   * next connection too, so it is rejected with `too_large`.
+   */
+  private rejectOversizedSend(): void {
+    let largest: OutboxEntry | undefined;
+    for (const entry of this.outbox.values()) {
+      if (entry.inFlight && (!largest || entry.frame.body.length > largest.frame.body.length)) largest = entry;
+    }
+    if (!largest) return;
+    this.outbox.delete(largest.frame.id);
+    largest.reject(new ChatError("too_large", "the server closed the connection with 1009: the send is over its size limit", undefined, largest.frame.id));
   }
 
   private scheduleReconnect(delay: number, code: number | undefined, reason: string): void {

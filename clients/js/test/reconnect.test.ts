@@ -181,6 +181,23 @@ describe("reconnects, resends and tokens against chat-engine", { skip: skipWitho
     });
   });
 
+  test("a send over the server's frame limit (close 1009) is rejected, not resent forever", async () => {
+    await withServer(["--max-message-bytes", "1000"], async (server, clients) => {
+      const alice = await server.createUser("alice");
+      const client = server.client(alice);
+      clients.push(client);
+      await within(client.connect(), "connect");
+      const closed = waitFor(client, "state", (s) => s.state === "reconnecting");
+      const big = client.send(alice, "x".repeat(2000)).then(() => null, (e: unknown) => e);
+      const small = client.send(alice, "small");
+      assert.equal((await closed).code, 1009);
+      const error = (await within(big, "the big send settles")) as { code?: string };
+      assert.equal(error?.code, "too_large");
+      assert.equal((await within(small, "the small send is resent and stored")).seq, 1);
+      assert.equal(client.pendingSends.length, 0);
+    });
+  });
+
   test("rate-limited sends are retried with the same id until each is stored once", async () => {
     await withServer(["--send-rate", "5", "--send-burst", "2"], async (server, clients) => {
       const alice = await server.createUser("alice");
