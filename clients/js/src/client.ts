@@ -112,6 +112,8 @@ export interface ChatClientOptions {
   presenceIntervalMs?: number;
   /** The server's `--max-message-bytes` (default 65536): larger sends are refused locally. */
   maxFrameBytes?: number;
+  /** A connection that has not sent `hello` this long after it was opened is dropped and retried (default 15000 ms). */
+  helloTimeoutMs?: number;
   /** Makes send ids (default: 32 random hex characters). */
   newId?: () => string;
 }
@@ -158,6 +160,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   private user: string | null = null;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private refreshTimer?: ReturnType<typeof setTimeout>;
+  private helloTimer?: ReturnType<typeof setTimeout>;
   private presenceTimer?: ReturnType<typeof setTimeout>;
   private refreshRetry: Backoff;
   private attempt = 0; // bumps on every connect, so stale async steps can tell they are stale
@@ -330,7 +333,31 @@ export class ChatClient extends Emitter<ChatEvents> {
     socket.onclose = (event) => {
       if (this.socket === socket) void this.onClose(event.code, event.reason, token);
     };
-    socket.onerror = () => {}; // a close event always follows
+    socket.onerror = () => {
+      // A close event follows an error (WHATWG), but Node 20's global WebSocket (undici) leaves a
+      // refused connection in CONNECTING without one: treat that as an abnormal close (1006).
+      setTimeout(() => {
+        if (this.socket === socket && socket.readyState === 0) {
+          void this.onClose(1006, "connection failed", token);
+          try {
+            socket.close();
+          } catch {
+            // nothing to close
+          }
+        }
+      }, 0);
+    };
+    // A connection that gives no hello in time (a black-holed network, a stuck proxy) is dropped.
+    this.helloTimer = setTimeout(() => {
+      if (this.socket === socket && !this.helloSeen) {
+        void this.onClose(1006, "no hello in time", token);
+        try {
+          socket.close();
+        } catch {
+          // nothing to close
+        }
+      }
+    }, this.options.helloTimeoutMs ?? 15_000);
   }
 
   private async onClose(code: number, reason: string, token: string): Promise<void> {
@@ -403,6 +430,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** What belongs to one connection: timers, in-flight marks. Outbox entries stay for the next one. */
   private dropConnectionState(): void {
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.helloTimer);
     this.syncInFlight = false;
     this.refreshInFlight = false;
     for (const entry of this.outbox.values()) {
@@ -459,6 +487,7 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   private onHello(hello: HelloEvent): void {
     this.helloSeen = true;
+    clearTimeout(this.helloTimer);
     this.backoff.reset();
     this.user = hello.user;
     if (hello.last_seq < this.cursor.value) {

@@ -1,6 +1,7 @@
 // Reconnects, resends, token refresh and expiry, retried sends: each test has a server of its own,
 // because it kills it, cuts its connections, or needs flags of its own.
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { describe, test } from "node:test";
 import WebSocket from "ws";
 import type { ChatClient, ChatClientOptions, ClientFrame, MessageEvent, SendFrame } from "../src/index.js";
@@ -195,6 +196,34 @@ describe("reconnects, resends and tokens against chat-engine", { skip: skipWitho
       assert.equal(error?.code, "too_large");
       assert.equal((await within(small, "the small send is resent and stored")).seq, 1);
       assert.equal(client.pendingSends.length, 0);
+    });
+  });
+
+  test("a server that accepts but never answers is dropped after helloTimeoutMs; the url function picks another", async () => {
+    await withServer([], async (server, clients) => {
+      const silent = createServer(() => {}); // accepts TCP connections, never answers the upgrade
+      await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+      try {
+        const silentUrl = `ws://127.0.0.1:${(silent.address() as { port: number }).port}/ws`;
+        const alice = await server.createUser("alice");
+        const urls: string[] = [];
+        const client = server.client(alice, {
+          url: () => {
+            urls.push(urls.length === 0 ? silentUrl : server.wsUrl);
+            return urls.at(-1)!;
+          },
+          httpUrl: server.httpUrl,
+          helloTimeoutMs: 300,
+        });
+        clients.push(client);
+        const gaveUp = waitFor(client, "state", (s) => s.state === "reconnecting");
+        const connected = within(client.connect(), "connect to the second URL");
+        assert.equal((await gaveUp).reason, "no hello in time");
+        await connected;
+        assert.deepEqual(urls, [silentUrl, server.wsUrl]);
+      } finally {
+        silent.close();
+      }
     });
   });
 
