@@ -1,16 +1,19 @@
-// The browser path: the standard WHATWG WebSocket (Node's global one, undici's, the same API as a
+// The browser path, with the built package (dist/): the standard WHATWG WebSocket (Node's global one, undici's, the same API as a
 // browser's; `npm test` runs with --experimental-websocket on Node 20), the token in the query
 // string, and the global fetch. Nothing injected.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { ChatClient, ChatError, type MessageEvent } from "../src/index.js";
+import type { ChatClient as ChatClientType, ChatError, MessageEvent } from "../src/index.js";
 import { TestServer, record, skipWithoutBinary, waitFor, waitForCount, within } from "./harness.js";
+
+// This suite uses the package as shipped: dist/, built by `npm run build`.
+const { ChatClient } = (await import(new URL("../../dist/index.js", import.meta.url).href)) as typeof import("../src/index.js");
 
 const skip = skipWithoutBinary || (typeof (globalThis as { WebSocket?: unknown }).WebSocket !== "function" && "no global WebSocket (run node with --experimental-websocket)");
 
 describe("ChatClient with the standard global WebSocket and fetch", { skip }, () => {
   let server: TestServer;
-  const clients: ChatClient[] = [];
+  const clients: ChatClientType[] = [];
   const make = (username: string) => {
     const client = new ChatClient({ url: server.wsUrl, getToken: () => server.mint(username), backoff: { initialMs: 50, maxMs: 500 } });
     clients.push(client);
