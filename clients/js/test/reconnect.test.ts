@@ -136,9 +136,9 @@ describe("reconnects, resends and tokens against chat-engine", { skip: skipWitho
       const client = server.client(alice, {
         getToken: () => {
           minted += 1;
-          return server.mint(alice, 3);
+          return server.mint(alice, 6);
         },
-        refreshMarginSeconds: 2,
+        refreshMarginSeconds: 4, // halfway, then: each refresh 3 s before its token's exp
       });
       clients.push(client);
       const hellos = record(client, "hello");
@@ -146,7 +146,7 @@ describe("reconnects, resends and tokens against chat-engine", { skip: skipWitho
       const refreshed = record(client, "refreshed");
       await within(client.connect(), "connect");
       const firstExp = hellos[0]!.exp;
-      // Refreshes come every second or so; wait for one that lands after the first token's exp.
+      // Refreshes come every 3 s or so; wait for one that lands after the first token's exp.
       await waitFor(client, "refreshed", () => Date.now() > firstExp * 1000 + 500, 15_000);
       const receipt = await within(client.send(alice, "still here"), "send after the first exp");
       assert.equal(receipt.seq, 1);
