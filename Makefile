@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e cluster test-netfaults conformance test-asan test-tsan fuzz bench bench-full bench-smoke bench-one bench-cluster clean
+.PHONY: all deps build web run test unit e2e cluster test-netfaults conformance test-asan test-tsan fuzz bench bench-full bench-smoke bench-one bench-cluster clean
 
 all: build
 
@@ -16,7 +16,11 @@ $(BUILD_DIR)/build.ninja: CMakeLists.txt | deps
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# The web client (web/ → web/dist, served at http://127.0.0.1:8000/); skipped without Node.js.
+web:
+	@scripts/build-web.sh
+
+run: build web
 	exec $(BUILD_DIR)/chat-engine
 
 unit: build

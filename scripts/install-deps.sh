@@ -15,6 +15,8 @@ packages=(
   postgresql maven
   # tests/e2e/netfaults: network namespaces, veth pairs and nftables drops
   iproute2 nftables
+  # tests/browser: the web client in headless Chromium (driven by playwright-core from npm)
+  chromium
 )
 # A JRE only when there is no java at all: one installed outside dpkg serves as well.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)

@@ -6,7 +6,8 @@
 #  2. Runs the unit tests (GoogleTest, the PostgreSQL store's contract included) beside the
 #     single-node end-to-end suite and the benchmark harness's smoke run (scripts/bench-smoke.sh:
 #     tiny sizes, every server, no speed asserted) and the network fault suite (tests/e2e/netfaults:
-#     namespaces of its own, the services left running): they share nothing.
+#     namespaces of its own, the services left running), the JavaScript library's suite and the web
+#     client's browser suite (scripts/test-browser.sh): they share nothing.
 #  3. Then the cluster suite, alone: its last tests stop and restart the shared services.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -44,11 +45,14 @@ bench=$!
 netfaults=$!
 scripts/test-js.sh "$build_dir" >"$logs/js.log" 2>&1 &
 js=$!
+scripts/test-browser.sh "$build_dir" >"$logs/browser.log" 2>&1 &
+browser=$!
 wait $unit; unit_status=$?
 wait $e2e; e2e_status=$?
 wait $bench; bench_status=$?
 wait $netfaults; netfaults_status=$?
 wait $js; js_status=$?
+wait $browser; browser_status=$?
 echo "=== unit tests"; tail -n 40 "$logs/unit.log"
 [ $unit_status -eq 0 ] || cat "$logs/unit.log"
 echo "=== end-to-end, one node"; tail -n 5 "$logs/e2e.log"
@@ -60,12 +64,14 @@ echo "=== network faults"; grep FIGURE "$logs/netfaults.log"; tail -n 2 "$logs/n
 [ $netfaults_status -eq 0 ] || cat "$logs/netfaults.log"
 echo "=== JavaScript client library"; tail -n 8 "$logs/js.log"
 [ $js_status -eq 0 ] || cat "$logs/js.log"
+echo "=== web client in Chromium"; grep '^# screenshots' "$logs/browser.log"; tail -n 8 "$logs/browser.log"
+[ $browser_status -eq 0 ] || cat "$logs/browser.log"
 
 echo "=== end-to-end, cluster"
 .venv/bin/python -m pytest tests/e2e/cluster -q
 cluster_status=$?
 
 status=0
-for s in $unit_status $e2e_status $bench_status $netfaults_status $js_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
-echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, network faults: $netfaults_status, js client: $js_status, cluster: $cluster_status"
+for s in $unit_status $e2e_status $bench_status $netfaults_status $js_status $browser_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
+echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, network faults: $netfaults_status, js client: $js_status, browser: $browser_status, cluster: $cluster_status"
 exit $status

@@ -60,9 +60,10 @@ describe("two users", () => {
   }
 
   test("exchange messages both ways; the list shows the last message, most recent first, with presence", async () => {
-    const alice = await server.createUser("alice");
-    const bob = await server.createUser("bob");
-    const carol = await server.createUser("carol");
+    // Plain names (the first users of this server): this page is the screenshot in docs/.
+    const alice = await server.createUser("alice", { exact: true });
+    const bob = await server.createUser("bob", { exact: true });
+    const carol = await server.createUser("carol", { exact: true });
     const pa = await signedInPage(await context(), server, alice, { query: "?presence_ms=500" });
     const pb = await signedInPage(await context(), server, bob, { query: "?presence_ms=500" });
 
@@ -94,14 +95,17 @@ describe("two users", () => {
     // Presence: bob is connected, carol never was.
     await pa.locator(`#conversations li[data-peer="${bob}"] .presence`, { hasText: /^online$/ }).waitFor();
     await pa.locator(`#conversations li[data-peer="${carol}"] .presence`, { hasText: "never seen" }).waitFor();
+    await pa.locator(`#conversations li[data-peer="${bob}"] button`).click();
+    await waitForMessage(pa, "Great, the web client works.");
+    await pa.locator("#peer-presence", { hasText: /^online$/ }).waitFor();
+    await pa.locator("#composer-input").fill("Next: a screenshot for the README");
+    const path = await screenshot(pa, "two-users-chatting");
+    if (process.env.CHAT_UPDATE_DOCS_SCREENSHOT === "1") copyFileSync(path, `${REPO_ROOT}/docs/web-client.png`);
+    await screenshot(pb, "two-users-chatting-bob");
     // Bob signs out: alice sees him offline, with a last-seen time.
     await pb.getByRole("button", { name: "Sign out" }).click();
     await pa.locator(`#conversations li[data-peer="${bob}"] .presence`, { hasText: /^last seen / }).waitFor();
-
-    await pa.locator(`#conversations li[data-peer="${bob}"] button`).click();
-    await waitForMessage(pa, "Great, the web client works.");
-    const path = await screenshot(pa, "two-users-chatting");
-    if (process.env.CHAT_UPDATE_DOCS_SCREENSHOT === "1") copyFileSync(path, `${REPO_ROOT}/docs/web-client.png`);
+    await pa.locator("#peer-presence", { hasText: /^last seen / }).waitFor();
     assertNoForeignRequests(pa, pb);
   });
 

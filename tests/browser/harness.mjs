@@ -25,7 +25,6 @@ for (const [what, path] of [["chat-engine binary (CHAT_ENGINE_BIN)", BINARY], ["
 mkdirSync(SCREENSHOTS, { recursive: true });
 
 const READY_TIMEOUT_MS = 20_000;
-const TEMP_PROXY = process.env.CHAT_WEB_TEMP_PROXY === "1";
 
 export async function freePort() {
   return new Promise((resolvePort, reject) => {
@@ -54,11 +53,6 @@ export class TestServer {
   static async start(options) {
     const server = new TestServer(options);
     server.port = await freePort();
-    if (TEMP_PROXY) {
-      server.enginePort = await freePort();
-      const { startTempProxy } = await import("./temp-proxy.mjs");
-      server.proxy = await startTempProxy({ port: server.port, enginePort: server.enginePort, webDir: WEB_DIR, secret: server.secret, devLogin: server.devLogin });
-    }
     await server.spawnAndWait();
     return server;
   }
@@ -73,7 +67,6 @@ export class TestServer {
     env.CHAT_JWT_SECRET = this.secret;
     const args = ["--listen", `127.0.0.1:${this.port}`, "--data-dir", this.dataDir, "--web-dir", WEB_DIR];
     if (this.devLogin) args.push("--dev-login");
-    if (TEMP_PROXY) args.splice(0, args.length, "--listen", `127.0.0.1:${this.enginePort}`, "--data-dir", this.dataDir);
     const log = openSync(this.logPath, "a");
     const proc = spawn(BINARY, args, { env, stdio: ["ignore", log, log] });
     closeSync(log);
@@ -109,8 +102,6 @@ export class TestServer {
 
   async stop() {
     await this.terminate();
-    this.proxy?.close();
-    this.proxy?.closeAllConnections();
     rmSync(this.workdir, { recursive: true, force: true });
   }
 
@@ -127,8 +118,9 @@ export class TestServer {
     return jwt.sign({ username }, this.secret, { algorithm: "HS256", expiresIn: ttlSeconds });
   }
 
-  async createUser(prefix) {
-    const username = uniqueName(prefix);
+  /** Creates a user named `prefix` plus a unique suffix (or exactly `prefix` with { exact: true }). */
+  async createUser(prefix, { exact = false } = {}) {
+    const username = exact ? prefix : uniqueName(prefix);
     const response = await fetch(`${this.url}/api/user/v1/create`, { method: "POST", body: JSON.stringify({ username }) });
     if (response.status !== 201) throw new Error(`create ${username}: ${response.status} ${await response.text()}`);
     return username;
