@@ -124,7 +124,7 @@ def errors(frame: Any, direction: Direction) -> list[str]:
         return []
     own = own_schema(frame, direction)
     if own is not None:
-        found = sorted(validator(own).iter_errors(frame), key=lambda e: list(e.absolute_path))
+        found = sorted(validator(own).iter_errors(frame), key=lambda e: [str(p) for p in e.absolute_path])
         if found:
             return [f"{own} " + describe(e) for e in found]
     # No branch of the umbrella's oneOf applies: its one error ("not valid under any of the given

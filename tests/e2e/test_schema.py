@@ -1,6 +1,7 @@
-"""The JSON Schemas of the WebSocket frames (docs/schema/) are valid, agree with docs/protocol.md
-and refuse what the protocol refuses. (That the server's frames satisfy them is checked on every
-frame of the suite: conftest.py validates what each Client receives.)"""
+"""The JSON Schemas of the WebSocket frames (docs/schema/) are valid, agree with docs/protocol.md,
+refuse what the protocol refuses, and agree with the real server: it sends every frame type in a
+valid form, refuses the client frames the schema refuses and answers those it accepts. (Beyond this
+file, conftest.py validates every frame each Client of the suite receives.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import frame_schema
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, close_all, mint
 from frame_schema import SCHEMA_DIR, load, validator
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -231,3 +232,80 @@ GOOD_FRAMES = [
 def test_schema_accepts(case, direction, frame):
     assert validator(f"{direction}-frame.json").is_valid(frame), frame_schema.errors(frame, direction)
     assert frame_schema.is_valid(frame, direction)
+
+
+# ---- against the real server
+
+
+async def test_the_server_sends_every_frame_type_and_each_is_valid(server):
+    """Drives the binary to send each of its eight frame types, error with and without `id`."""
+    alice, alice_token = server.new_user("alice")
+    bob, bob_token = server.new_user("bob")
+    a = await server.connect(alice_token)
+    b = await server.connect(bob_token)
+    try:
+        await a.send_message("s1", bob, "hello bob")
+        await a.sent("s1")
+        await b.expect("message")
+        await a.sync()
+        await a.send({"type": "typing", "to": bob})
+        await b.expect("typing")
+        await a.send({"type": "refresh", "token": mint(alice)})
+        await a.expect("refreshed")
+        await a.ping()
+        await a.send_message("s2", "ghost-" + bob, "hello?")
+        await a.expect_error("unknown_recipient", cid="s2")
+        await a.send({"type": "sync", "limit": 0})
+        await a.expect_error("bad_request")
+        received = a.frames + b.frames
+    finally:
+        await close_all(a, b)
+    assert {f["type"] for f in received} == set(SERVER_TYPES)
+    assert any(f["type"] == "error" and "id" in f for f in received)
+    assert any(f["type"] == "error" and "id" not in f for f in received)
+    for frame in received:
+        assert validator("server-frame.json").is_valid(frame), frame_schema.errors(frame, "server")
+
+
+CLIENT_BAD_FRAMES = [row for row in BAD_FRAMES if row[1] == "client"]
+
+
+async def test_the_server_refuses_what_the_client_schema_refuses(server):
+    """Each client frame the schema refuses gets `error` `bad_request` from the server."""
+    user, token = server.new_user("refused")
+    c = await server.connect(token)
+    try:
+        for case, _, frame, _ in CLIENT_BAD_FRAMES:
+            await c.send(frame if isinstance(frame, dict) else json.dumps(frame))
+            err = await c.expect("error")
+            assert err["code"] == "bad_request", f"{case}: {err}"
+        await c.ping()
+        assert not c.all("sent") and not c.all("synced") and not c.all("refreshed"), c.frames
+    finally:
+        await c.close()
+
+
+async def test_the_server_accepts_what_the_client_schema_accepts(server):
+    """Client frames at the edges of the schema are answered as the protocol says, never refused."""
+    alice, alice_token = server.new_user("accepted")
+    bob, _ = server.new_user("peer")
+    c = await server.connect(alice_token)
+    frames = [
+        ({**SEND, "id": "e1", "to": bob, "client_ts": 1}, "sent"),
+        ({**SEND, "id": "x" * 64, "to": bob}, "sent"),
+        ({**SEND, "id": "e3", "to": alice}, "sent"),
+        ({"type": "sync"}, "synced"),
+        ({"type": "sync", "after": 2**64 - 1, "limit": 1000}, "synced"),
+        ({"type": "refresh", "token": mint(alice), "reason": "renewal"}, "refreshed"),
+        ({"type": "ping", "pad": "a" * 100}, "pong"),
+    ]
+    try:
+        for frame, answer in frames:
+            assert frame_schema.is_valid(frame, "client"), frame_schema.errors(frame, "client")
+            await c.send(frame)
+            await c.expect(answer, timeout=10)
+        await c.send({"type": "typing", "to": bob, "extra": True})
+        await c.ping()
+        assert not c.all("error"), c.all("error")
+    finally:
+        await c.close()
