@@ -76,8 +76,8 @@ def nginx_conf(ports: Iterable[int], listen: int, tls_dir: Path, proxy_timeout: 
     text = replace(text, r"listen 8443 ssl;", f"listen 127.0.0.1:{listen} ssl;")
     text = replace(text, r"/etc/nginx/tls/", f"{tls_dir}/", count=2)
     if proxy_timeout is not None:
-        text = replace(text, r"proxy_read_timeout \S+;", f"proxy_read_timeout {proxy_timeout}s;")
-        text = replace(text, r"proxy_send_timeout \S+;", f"proxy_send_timeout {proxy_timeout}s;")
+        text = replace(text, r"proxy_read_timeout \S+;", f"proxy_read_timeout {round(proxy_timeout * 1000)}ms;")
+        text = replace(text, r"proxy_send_timeout \S+;", f"proxy_send_timeout {round(proxy_timeout * 1000)}ms;")
     return text
 
 
