@@ -351,6 +351,11 @@ def main() -> int:
     if not (build_dir / "build.ninja").exists():
         print(f"check-dockerfile: {build_dir} is not a configured build directory (run make build)", file=sys.stderr)
         return 2
+    stale = [c for c in REPO.rglob("CMakeLists.txt") if c.stat().st_mtime > (build_dir / "build.ninja").stat().st_mtime]
+    if stale:
+        print(f"check-dockerfile: {stale[0]} is newer than {build_dir}/build.ninja: run make build first, so that "
+              "the build stage finds the build up to date", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         print("check-dockerfile: needs root (chroot, and the runtime root's owners)", file=sys.stderr)
         return 2
