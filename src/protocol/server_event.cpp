@@ -20,16 +20,27 @@ json::object message_fields(const store::InboxEntry& e, json::storage_ptr sp = {
                       std::move(sp));
 }
 
+json::value nullable(const std::optional<int64_t>& n) {
+  return n ? json::value(*n) : json::value(nullptr);
+}
+
+json::object presence_object(const UserView& view) {
+  return json::object{{"username", view.user.username},
+                      {"online", view.connections > 0},
+                      {"connections", view.connections},
+                      {"last_seen", nullable(view.user.last_seen)}};
+}
+
 json::object user_object(const UserView& view) {
-  json::object obj{{"username", view.user.username},
-                   {"created_at", view.user.created_at},
-                   {"online", view.connections > 0},
-                   {"connections", view.connections}};
-  if (view.user.last_seen)
-    obj["last_seen"] = *view.user.last_seen;
-  else
-    obj["last_seen"] = nullptr;
-  return obj;
+  return json::object{{"username", view.user.username},
+                      {"created_at", view.user.created_at},
+                      {"online", view.connections > 0},
+                      {"connections", view.connections},
+                      {"last_seen", nullable(view.user.last_seen)}};
+}
+
+json::value nullable(const std::optional<uint64_t>& n) {
+  return n ? json::value(*n) : json::value(nullptr);
 }
 
 }  // namespace
@@ -106,12 +117,26 @@ std::string encode_history(const std::vector<store::InboxEntry>& entries,
   json::array list;
   list.reserve(entries.size());
   for (const auto& e : entries) list.push_back(message_fields(e));
-  json::object obj{{"messages", std::move(list)}};
-  if (next_before)
-    obj["next_before"] = *next_before;
-  else
-    obj["next_before"] = nullptr;
-  return json::serialize(obj);
+  return json::serialize(
+      json::object{{"messages", std::move(list)}, {"next_before", nullable(next_before)}});
+}
+
+std::string encode_conversations(const std::vector<store::Conversation>& conversations,
+                                 std::optional<uint64_t> next_before) {
+  json::array list;
+  list.reserve(conversations.size());
+  for (const auto& c : conversations) {
+    list.push_back(json::object{{"with", c.peer}, {"last", message_fields(c.last)}});
+  }
+  return json::serialize(
+      json::object{{"conversations", std::move(list)}, {"next_before", nullable(next_before)}});
+}
+
+std::string encode_presence(const std::vector<UserView>& users) {
+  json::array list;
+  list.reserve(users.size());
+  for (const auto& u : users) list.push_back(presence_object(u));
+  return json::serialize(json::object{{"users", std::move(list)}});
 }
 
 }  // namespace chat::protocol

@@ -44,5 +44,9 @@ std::string encode_user_page(const std::vector<UserView>& users,
                              const std::optional<std::string>& next);
 std::string encode_history(const std::vector<store::InboxEntry>& entries,
                            std::optional<uint64_t> next_before);
+std::string encode_conversations(const std::vector<store::Conversation>& conversations,
+                                 std::optional<uint64_t> next_before);
+// username, online, connections, last_seen of each: what anyone with a token may see of a user.
+std::string encode_presence(const std::vector<UserView>& users);
 
 }  // namespace chat::protocol

@@ -2,7 +2,9 @@
 
 #include <boost/json.hpp>
 #include <boost/url.hpp>
+#include <algorithm>
 #include <charconv>
+#include <ranges>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -19,6 +21,7 @@ constexpr std::string_view kUserPrefix = "/api/user/v1/";
 constexpr int kDefaultListLimit = 100;
 constexpr int kDefaultHistoryLimit = 50;
 constexpr int kMaxPageLimit = 1000;
+constexpr std::size_t kMaxPresenceUsers = 100;
 
 Response method_not_allowed() {
   return error_response(http::status::method_not_allowed, "method_not_allowed",
@@ -76,6 +79,14 @@ void RestApi::handle(const Request& req, Respond respond) {
     if (method != http::verb::get) return respond(method_not_allowed());
     return history(req, url->params(), std::move(respond));
   }
+  if (path == "/api/message/v1/conversations") {
+    if (method != http::verb::get) return respond(method_not_allowed());
+    return conversations(req, url->params(), std::move(respond));
+  }
+  if (path == "/api/message/v1/presence") {
+    if (method != http::verb::get) return respond(method_not_allowed());
+    return presence(req, url->params(), std::move(respond));
+  }
   if (path.starts_with(kUserPrefix)) {
     if (!ctx_.options.api_key.empty() && !secrets_equal(req["X-API-Key"], ctx_.options.api_key)) {
       return respond(error_response(Errc::unauthorized, "a valid X-API-Key header is required"));
@@ -125,12 +136,26 @@ void RestApi::create_user(const Request& req, Respond respond) {
       });
 }
 
+Result<std::vector<protocol::UserView>> RestApi::with_connections(
+    const std::vector<store::User>& users) {
+  std::vector<std::string> names;
+  names.reserve(users.size());
+  for (const auto& u : users) names.push_back(u.username);
+  auto counts = ctx_.presence.connection_counts(names);
+  if (!counts) return counts.error();
+  std::vector<protocol::UserView> views;
+  views.reserve(users.size());
+  for (std::size_t i = 0; i < users.size(); ++i) views.push_back({users[i], counts->at(i)});
+  return views;
+}
+
 void RestApi::get_user(std::string_view username, Respond respond) {
   auto user = ctx_.store.get_user(username);
   if (!user) return respond(error_response(user.error().code, user.error().message));
-  auto counts = ctx_.presence.connection_counts({user->username});
-  if (!counts) return respond(error_response(counts.error().code, counts.error().message));
-  respond(json_response(http::status::ok, protocol::encode_user({*user, counts->at(0)})));
+  std::vector<store::User> one{std::move(user).value()};
+  auto views = with_connections(one);
+  if (!views) return respond(error_response(views.error().code, views.error().message));
+  respond(json_response(http::status::ok, protocol::encode_user(views->at(0))));
 }
 
 void RestApi::list_users(const boost::urls::params_view& params, Respond respond) {
@@ -139,16 +164,9 @@ void RestApi::list_users(const boost::urls::params_view& params, Respond respond
   const std::string after = string_param(params, "after").value_or("");
   auto page = ctx_.store.list_users(after, static_cast<int>(limit->value_or(kDefaultListLimit)));
   if (!page) return respond(error_response(page.error().code, page.error().message));
-  std::vector<std::string> names;
-  names.reserve(page->users.size());
-  for (const auto& u : page->users) names.push_back(u.username);
-  auto counts = ctx_.presence.connection_counts(names);
-  if (!counts) return respond(error_response(counts.error().code, counts.error().message));
-  std::vector<protocol::UserView> views;
-  views.reserve(page->users.size());
-  for (std::size_t i = 0; i < page->users.size(); ++i)
-    views.push_back({page->users[i], counts->at(i)});
-  respond(json_response(http::status::ok, protocol::encode_user_page(views, page->next)));
+  auto views = with_connections(page->users);
+  if (!views) return respond(error_response(views.error().code, views.error().message));
+  respond(json_response(http::status::ok, protocol::encode_user_page(*views, page->next)));
 }
 
 void RestApi::delete_user(std::string_view username, Respond respond) {
@@ -187,6 +205,49 @@ void RestApi::history(const Request& req, const boost::urls::params_view& params
     next_before = entries->back().seq;
   }
   respond(json_response(http::status::ok, protocol::encode_history(*entries, next_before)));
+}
+
+void RestApi::conversations(const Request& req, const boost::urls::params_view& params,
+                            Respond respond) {
+  auto claims = authenticate(ctx_, bearer_token(req, false));
+  if (!claims) return respond(error_response(claims.error().code, claims.error().message));
+  auto before = int_param(params, "before", 1, UINT64_MAX);
+  if (!before) return respond(error_response(before.error().code, before.error().message));
+  auto limit = int_param(params, "limit", 1, kMaxPageLimit);
+  if (!limit) return respond(error_response(limit.error().code, limit.error().message));
+  const int n = static_cast<int>(limit->value_or(kDefaultHistoryLimit));
+  auto page = ctx_.store.conversations(claims->username, before->value_or(0), n + 1);
+  if (!page) return respond(error_response(page.error().code, page.error().message));
+  std::optional<uint64_t> next_before;
+  if (page->size() > static_cast<std::size_t>(n)) {
+    page->resize(n);
+    next_before = page->back().last.seq;
+  }
+  respond(json_response(http::status::ok, protocol::encode_conversations(*page, next_before)));
+}
+
+void RestApi::presence(const Request& req, const boost::urls::params_view& params,
+                       Respond respond) {
+  auto claims = authenticate(ctx_, bearer_token(req, false));
+  if (!claims) return respond(error_response(claims.error().code, claims.error().message));
+  const std::optional<std::string> list = string_param(params, "users");
+  std::vector<std::string> names;
+  if (list && !list->empty()) {
+    for (auto part : std::views::split(std::string_view(*list), ',')) {
+      names.emplace_back(part.begin(), part.end());
+    }
+  }
+  const auto invalid = std::find_if_not(names.begin(), names.end(), protocol::is_valid_username);
+  if (names.empty() || names.size() > kMaxPresenceUsers || invalid != names.end()) {
+    return respond(error_response(
+        Errc::bad_request, "\"users\" must be 1-" + std::to_string(kMaxPresenceUsers) +
+                               " comma-separated usernames of 1-64 characters [A-Za-z0-9_.-]"));
+  }
+  auto users = ctx_.store.find_users(names);
+  if (!users) return respond(error_response(users.error().code, users.error().message));
+  auto views = with_connections(*users);
+  if (!views) return respond(error_response(views.error().code, views.error().message));
+  respond(json_response(http::status::ok, protocol::encode_presence(*views)));
 }
 
 Response RestApi::metrics() const {

@@ -1,8 +1,9 @@
 #pragma once
-// The REST API: users, history, health and metrics (docs/protocol.md). Stateless apart from the
-// context it borrows; thread-safe.
+// The REST API: users, history, conversations, presence, health and metrics (docs/protocol.md).
+// Stateless apart from the context it borrows; thread-safe.
 #include <boost/url/params_view.hpp>
 
+#include "protocol/server_event.h"
 #include "server/context.h"
 #include "server/http_types.h"
 
@@ -21,6 +22,10 @@ class RestApi {
   void list_users(const boost::urls::params_view& params, Respond respond);
   void delete_user(std::string_view username, Respond respond);
   void history(const Request& req, const boost::urls::params_view& params, Respond respond);
+  void conversations(const Request& req, const boost::urls::params_view& params, Respond respond);
+  void presence(const Request& req, const boost::urls::params_view& params, Respond respond);
+  // Each user with its connection count across the live instances.
+  Result<std::vector<protocol::UserView>> with_connections(const std::vector<store::User>& users);
   Response metrics() const;
 
   ServerContext& ctx_;

@@ -30,6 +30,9 @@ class UserStore {
   virtual void touch_last_seen(std::string username, int64_t now_ms) = 0;
 
   virtual Result<User> get_user(std::string_view username) = 0;  // not_found when missing
+  // The users of these names that exist, in the order asked. Stores over a network answer in one
+  // round trip; the default asks one by one.
+  virtual Result<std::vector<User>> find_users(const std::vector<std::string>& usernames);
   virtual Result<UserPage> list_users(std::string_view after, int limit) = 0;
 };
 
@@ -48,6 +51,11 @@ class InboxStore {
   // Entries of `owner` exchanged with `peer` (either direction) with seq < before, newest first.
   virtual Result<std::vector<InboxEntry>> history(std::string_view owner, std::string_view peer,
                                                   uint64_t before, int limit) = 0;
+  // The conversations of `owner` whose latest entry has seq < before (no bound when before is 0),
+  // ordered by that entry, newest first; at most `limit`. Read from the history index (one step per
+  // peer), never by scanning the inbox.
+  virtual Result<std::vector<Conversation>> conversations(std::string_view owner, uint64_t before,
+                                                          int limit) = 0;
   // Highest seq in owner's inbox; 0 when empty.
   virtual Result<uint64_t> last_seq(std::string_view owner) = 0;
   // last_seq of each owner, in the order asked (0 for an unknown owner). Stores over a network
@@ -62,6 +70,10 @@ class Drainable {
   virtual ~Drainable() = default;
   virtual void drain() = 0;
 };
+
+// For implementations that find each peer's latest entry: those with seq < before (every one when
+// before is 0), newest first, at most `limit`.
+std::vector<Conversation> newest_first(std::vector<Conversation> latest, uint64_t before, int limit);
 
 class Store : public UserStore, public InboxStore, public Drainable {};
 

@@ -30,6 +30,13 @@ struct InboxEntry {
   int64_t ts = 0;  // unix ms when the message was accepted
 };
 
+// One conversation of an inbox's owner: the other party (the owner itself for notes to self) and
+// the latest entry exchanged with them.
+struct Conversation {
+  std::string peer;
+  InboxEntry last;
+};
+
 struct SendRequest {
   std::string from;
   std::string client_id;  // the sender's idempotency key ("id" in the protocol)

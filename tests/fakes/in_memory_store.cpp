@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 namespace chat::store {
 namespace {
@@ -172,6 +173,20 @@ Result<std::vector<InboxEntry>> InMemoryStore::history(std::string_view owner,
     if (entry->seq < bound && peer_of(*entry) == peer) entries.push_back(*entry);
   }
   return entries;
+}
+
+Result<std::vector<Conversation>> InMemoryStore::conversations(std::string_view owner,
+                                                               uint64_t before, int limit) {
+  if (Status s = check_limit(limit); !s.ok()) return s.error();
+  std::lock_guard lock(mu_);
+  std::map<std::string, InboxEntry, std::less<>> latest;
+  auto it = inboxes_.find(owner);
+  if (it != inboxes_.end()) {
+    for (const InboxEntry& entry : it->second) latest[std::string(peer_of(entry))] = entry;
+  }
+  std::vector<Conversation> all;
+  for (auto& [peer, entry] : latest) all.push_back({peer, entry});
+  return newest_first(std::move(all), before, limit);
 }
 
 Result<uint64_t> InMemoryStore::last_seq(std::string_view owner) {

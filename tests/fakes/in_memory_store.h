@@ -32,6 +32,8 @@ class InMemoryStore final : public Store {
                                              int limit) override;
   Result<std::vector<InboxEntry>> history(std::string_view owner, std::string_view peer,
                                           uint64_t before, int limit) override;
+  Result<std::vector<Conversation>> conversations(std::string_view owner, uint64_t before,
+                                                  int limit) override;
   Result<uint64_t> last_seq(std::string_view owner) override;
 
   // Later writes fail with unavailable, as after RocksStore::drain().

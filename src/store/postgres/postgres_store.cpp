@@ -32,6 +32,23 @@ constexpr std::string_view kReadInbox =
 constexpr std::string_view kHistory =
     "SELECT owner, seq, msg_id, sender, recipient, body, ts FROM inbox"
     " WHERE owner = $1 AND peer = $2 AND seq < $3::bigint ORDER BY seq DESC LIMIT $4::bigint";
+// A loose index scan of inbox_by_peer (owner, peer, seq): the recursive part steps from one peer
+// to the next with one index probe each, and the lateral part takes each peer's latest entry with
+// another; the inbox itself is never scanned.
+constexpr std::string_view kConversations =
+    "WITH RECURSIVE peers(peer) AS ("
+    "  (SELECT peer FROM inbox WHERE owner = $1 ORDER BY peer LIMIT 1)"
+    "  UNION ALL"
+    "  SELECT (SELECT i.peer FROM inbox i WHERE i.owner = $1 AND i.peer > p.peer"
+    "          ORDER BY i.peer LIMIT 1)"
+    "  FROM peers p WHERE p.peer IS NOT NULL)"
+    " SELECT l.owner, l.seq, l.msg_id, l.sender, l.recipient, l.body, l.ts, p.peer"
+    " FROM peers p CROSS JOIN LATERAL ("
+    "  SELECT owner, seq, msg_id, sender, recipient, body, ts FROM inbox"
+    "  WHERE owner = $1 AND peer = p.peer ORDER BY seq DESC LIMIT 1) l"
+    " WHERE l.seq < $2::bigint ORDER BY l.seq DESC LIMIT $3::bigint";
+constexpr std::string_view kFindUsers =
+    "SELECT username, created_at, last_seen FROM users WHERE username = ANY($1::text[])";
 // The heads row is the inbox's head: no scan of the inbox.
 constexpr std::string_view kLastSeq = "SELECT last_seq FROM heads WHERE owner = $1";
 constexpr std::string_view kLastSeqs =
@@ -187,6 +204,26 @@ Result<User> PostgresStore::get_user(std::string_view username) {
   return user_from((*rows)[0], 0);
 }
 
+Result<std::vector<User>> PostgresStore::find_users(const std::vector<std::string>& usernames) {
+  if (usernames.empty()) return std::vector<User>{};
+  Statement read[] = {{.sql = kFindUsers, .params = Params().text_array(usernames)}};
+  Result<std::vector<Rows>> rows = readers_->run("find_users", read, /*idempotent=*/true);
+  if (!rows.ok()) return rows.error();
+  const Rows& found = (*rows)[0];
+  std::unordered_map<std::string, User> by_name;
+  for (int r = 0; r < found.size(); ++r) {
+    User user = user_from(found, r);
+    std::string name = user.username;
+    by_name.emplace(std::move(name), std::move(user));
+  }
+  std::vector<User> users;
+  for (const std::string& name : usernames) {
+    auto it = by_name.find(name);
+    if (it != by_name.end()) users.push_back(it->second);
+  }
+  return users;
+}
+
 Result<UserPage> PostgresStore::list_users(std::string_view after, int limit) {
   if (Status s = check_limit(limit); !s.ok()) return s.error();
   Statement read[] = {
@@ -226,6 +263,22 @@ Result<std::vector<InboxEntry>> PostgresStore::history(std::string_view owner,
   Result<std::vector<Rows>> rows = readers_->run("history", read, /*idempotent=*/true);
   if (!rows.ok()) return rows.error();
   return entries_from((*rows)[0]);
+}
+
+Result<std::vector<Conversation>> PostgresStore::conversations(std::string_view owner,
+                                                               uint64_t before, int limit) {
+  if (Status s = check_limit(limit); !s.ok()) return s.error();
+  const uint64_t bound = before == 0 ? std::numeric_limits<uint64_t>::max() : before;
+  Statement read[] = {
+      {.sql = kConversations,
+       .params = Params().text(owner).int64(to_sql(bound)).int64(limit)}};
+  Result<std::vector<Rows>> rows = readers_->run("conversations", read, /*idempotent=*/true);
+  if (!rows.ok()) return rows.error();
+  const Rows& latest = (*rows)[0];
+  std::vector<Conversation> out;
+  out.reserve(static_cast<std::size_t>(latest.size()));
+  for (int r = 0; r < latest.size(); ++r) out.push_back({latest.text(r, 7), entry_from(latest, r)});
+  return out;
 }
 
 Result<uint64_t> PostgresStore::last_seq(std::string_view owner) {

@@ -57,6 +57,7 @@ class PostgresStore final : public Store, public Presence, public Membership {
   void delete_user(std::string username, Callback<Ok> done) override;
   void touch_last_seen(std::string username, int64_t now_ms) override;
   Result<User> get_user(std::string_view username) override;
+  Result<std::vector<User>> find_users(const std::vector<std::string>& usernames) override;
   Result<UserPage> list_users(std::string_view after, int limit) override;
 
   // InboxStore
@@ -65,6 +66,8 @@ class PostgresStore final : public Store, public Presence, public Membership {
                                              int limit) override;
   Result<std::vector<InboxEntry>> history(std::string_view owner, std::string_view peer,
                                           uint64_t before, int limit) override;
+  Result<std::vector<Conversation>> conversations(std::string_view owner, uint64_t before,
+                                                  int limit) override;
   Result<uint64_t> last_seq(std::string_view owner) override;
   Result<std::vector<uint64_t>> last_seqs(const std::vector<std::string>& owners) override;
 

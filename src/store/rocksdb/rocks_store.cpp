@@ -203,6 +203,41 @@ Result<std::vector<InboxEntry>> RocksStore::history(std::string_view owner, std:
   return with_bodies(**db, snapshot.get(), std::move(entries));
 }
 
+Result<std::vector<Conversation>> RocksStore::conversations(std::string_view owner,
+                                                            uint64_t before, int limit) {
+  if (Status s = check_limit(limit); !s.ok()) return s.error();
+  Result<Database::Reader> db = db_->read();
+  if (!db.ok()) return db.error();
+  // p<owner>\0<peer>\0<seq>: from the first key of a peer, the last key before "<peer>\1" is its
+  // latest entry, and a seek to "<peer>\1" lands on the next peer's first key.
+  const std::string prefix = rocks::keys::owner_prefix(rocks::keys::kPeerEntry, owner);
+  const std::string upper = rocks::keys::prefix_end(prefix);
+  rocksdb::Slice upper_slice(upper);
+  Snapshot snapshot(**db);
+  std::unique_ptr<rocksdb::Iterator> it = range(**db, &upper_slice, snapshot.get());
+  std::vector<Conversation> latest;
+  std::vector<InboxEntry> entries;
+  for (it->Seek(prefix); it->Valid();) {
+    const std::string_view key = it->key().ToStringView();
+    std::string peer(key.substr(prefix.size(), key.size() - prefix.size() - 9));
+    const std::string past_peer = rocks::keys::prefix_end(prefix + peer + '\0');
+    it->SeekForPrev(past_peer);
+    if (!it->Valid()) break;
+    latest.push_back({std::move(peer), entry_ref(owner, *it)});
+    it->Seek(past_peer);
+  }
+  if (!it->status().ok()) {
+    return failure("reading the conversations of " + std::string(owner), it->status());
+  }
+  latest = newest_first(std::move(latest), before, limit);
+  entries.reserve(latest.size());
+  for (Conversation& c : latest) entries.push_back(std::move(c.last));
+  Result<std::vector<InboxEntry>> full = with_bodies(**db, snapshot.get(), std::move(entries));
+  if (!full.ok()) return full.error();
+  for (std::size_t i = 0; i < latest.size(); ++i) latest[i].last = std::move((*full)[i]);
+  return latest;
+}
+
 Result<uint64_t> RocksStore::last_seq(std::string_view owner) {
   Result<Database::Reader> db = db_->read();
   if (!db.ok()) return db.error();

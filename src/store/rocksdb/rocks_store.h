@@ -85,6 +85,9 @@ class RocksStore final : public Store {
   // before == 0 means no upper bound.
   Result<std::vector<InboxEntry>> history(std::string_view owner, std::string_view peer,
                                           uint64_t before, int limit) override;
+  // A skip scan of the history index: two seeks per peer of the owner, whatever the inbox's size.
+  Result<std::vector<Conversation>> conversations(std::string_view owner, uint64_t before,
+                                                  int limit) override;
   Result<uint64_t> last_seq(std::string_view owner) override;
 
   void drain() override;

@@ -37,6 +37,15 @@ async def test_one_node_on_postgres_without_kafka_serves_and_keeps_its_inboxes(s
         assert b.hello["last_seq"] == 1
         messages, _ = await b.sync(0)
         assert [m["body"] for m in messages] == ["on postgres"]
+        # The conversation list and presence, read from PostgreSQL.
+        auth = {"Authorization": f"Bearer {bob_token}"}
+        r = s.api("GET", "/api/message/v1/conversations", headers=auth)
+        assert r.status_code == 200, r.text
+        assert [(c["with"], c["last"]["seq"], c["last"]["body"]) for c in r.json()["conversations"]] == [
+            (alice, 1, "on postgres")]
+        r = s.api("GET", "/api/message/v1/presence", params={"users": f"{alice},{bob},nobody"}, headers=auth)
+        assert r.status_code == 200, r.text
+        assert [(u["username"], u["connections"]) for u in r.json()["users"]] == [(alice, 0), (bob, 1)]
         await b.close()
         s.stop()
     finally:

@@ -423,6 +423,79 @@ TYPED_TEST(StoreContractTest, HistoryIsTheConversationWithOnePeerNewestFirst) {
             (std::vector<uint64_t>{3, 2, 1}));
 }
 
+TYPED_TEST(StoreContractTest, ConversationsAreThePeersByTheirLatestEntryNewestFirst) {
+  this->create_users({"alice", "bob", "carol", "dave"});
+  ASSERT_TRUE(send(this->store(), message("alice", "bob", "1", "a->b 1")).ok());  // alice 1
+  ASSERT_TRUE(send(this->store(), message("carol", "alice", "1", "c->a")).ok());  // alice 2
+  ASSERT_TRUE(send(this->store(), message("bob", "alice", "1", "b->a")).ok());    // alice 3
+  ASSERT_TRUE(send(this->store(), message("alice", "carol", "2", "a->c")).ok());  // alice 4
+  ASSERT_TRUE(send(this->store(), message("alice", "alice", "3", "a->a")).ok());  // alice 5
+  ASSERT_TRUE(send(this->store(), message("alice", "bob", "4", "a->b 2")).ok());  // alice 6
+  ASSERT_TRUE(send(this->store(), message("bob", "dave", "2", "b->d")).ok());
+
+  auto peers = [](const std::vector<Conversation>& cs) {
+    std::vector<std::string> out;
+    for (const Conversation& c : cs) out.push_back(c.peer + ":" + std::to_string(c.last.seq));
+    return out;
+  };
+  Result<std::vector<Conversation>> all = this->store().conversations("alice", 0, 10);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(peers(*all), (std::vector<std::string>{"bob:6", "alice:5", "carol:4"}));
+  const InboxEntry& latest = (*all)[0].last;
+  EXPECT_EQ(latest.owner, "alice");
+  EXPECT_EQ(latest.from, "alice");
+  EXPECT_EQ(latest.to, "bob");
+  EXPECT_EQ(latest.body, "a->b 2");
+  EXPECT_FALSE(latest.msg_id.empty());
+  EXPECT_GT(latest.ts, 0);
+  EXPECT_EQ((*all)[2].last.body, "a->c");
+
+  // Pages: before is the last seq of the previous page.
+  EXPECT_EQ(peers(*this->store().conversations("alice", 0, 2)),
+            (std::vector<std::string>{"bob:6", "alice:5"}));
+  EXPECT_EQ(peers(*this->store().conversations("alice", 5, 2)),
+            (std::vector<std::string>{"carol:4"}));
+  EXPECT_TRUE(this->store().conversations("alice", 4, 10)->empty());
+  // Bob's own view: his seqs, and a peer (dave) alice has never talked to.
+  EXPECT_EQ(peers(*this->store().conversations("bob", 0, 10)),
+            (std::vector<std::string>{"dave:4", "alice:3"}));
+  EXPECT_TRUE(this->store().conversations("nobody", 0, 10)->empty());
+  EXPECT_EQ(this->store().conversations("alice", 0, 0).error().code, Errc::bad_request);
+}
+
+TYPED_TEST(StoreContractTest, ConversationsFollowTheLatestEntryOfManyPeers) {
+  // Names that are prefixes of each other ("u1", "u10") and a conversation revived later.
+  this->create_users({"me"});
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(create_user(this->store(), "u" + std::to_string(i)).ok());
+  for (int i = 0; i < 12; ++i) {
+    const std::string peer = "u" + std::to_string(i);
+    ASSERT_TRUE(send(this->store(), message(peer, "me", "x" + peer, "hi " + peer)).ok());
+  }
+  ASSERT_TRUE(send(this->store(), message("me", "u1", "again", "back to u1")).ok());  // me 13
+  Result<std::vector<Conversation>> all = this->store().conversations("me", 0, 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 12u);
+  EXPECT_EQ((*all)[0].peer, "u1");
+  EXPECT_EQ((*all)[0].last.seq, 13u);
+  EXPECT_EQ((*all)[0].last.body, "back to u1");
+  EXPECT_EQ((*all)[1].peer, "u11");
+  EXPECT_EQ((*all)[11].peer, "u0");
+  std::vector<uint64_t> seqs;
+  for (const Conversation& c : *all) seqs.push_back(c.last.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 1}));
+}
+
+TYPED_TEST(StoreContractTest, FindUsersReturnsThoseThatExistInTheOrderAsked) {
+  this->create_users({"alice", "bob", "carol"});
+  Result<std::vector<User>> found = this->store().find_users({"carol", "nobody", "alice"});
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[0].username, "carol");
+  EXPECT_EQ((*found)[1].username, "alice");
+  EXPECT_GT((*found)[1].created_at, 0);
+  EXPECT_TRUE(this->store().find_users({})->empty());
+}
+
 TYPED_TEST(StoreContractTest, LastSeqIsTheHighestSeqOrZero) {
   this->create_users({"alice", "bob"});
   EXPECT_EQ(*this->store().last_seq("alice"), 0u);
