@@ -15,6 +15,10 @@ packages=(
   postgresql maven
   # tests/e2e/netfaults: network namespaces, veth pairs and nftables drops
   iproute2 nftables
+  # deploy/: nginx in front of instances (tests/e2e/test_deploy.py), openssl for its certificate,
+  # docker-compose to validate compose.yaml (no engine needed), mmdebstrap for the runtime root of
+  # scripts/check-dockerfile.sh
+  nginx openssl docker-compose mmdebstrap
 )
 # A JRE only when there is no java at all: one installed outside dpkg serves as well.
 command -v java >/dev/null || packages+=(openjdk-17-jre-headless)
