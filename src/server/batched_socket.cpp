@@ -13,6 +13,22 @@ void BatchedSocket::when_flushed(std::function<void()> fn) {
   on_flushed_.push_back(std::move(fn));
 }
 
+void BatchedSocket::answer_invalid_reason(std::size_t start) {
+  // A server's close frame: FIN + opcode 8, an unmasked length of at least 2, then the code. Only
+  // the first close frame after the check fired is the stream's answer to that close (a frame
+  // refused earlier in the same read would also be failed with 1002: either way the connection is
+  // failed, and 1007 names the close frame's fault).
+  if (invalid_reason_answered_ || pending_.size() < start + 4) return;
+  auto* frame = reinterpret_cast<unsigned char*>(pending_.data() + start);
+  if (frame[0] != 0x88 || frame[1] < 2 || frame[1] > 125) return;
+  invalid_reason_answered_ = true;
+  constexpr unsigned kProtocolError = 1002;
+  constexpr unsigned kInvalidPayload = 1007;
+  if ((frame[2] << 8 | frame[3]) != kProtocolError) return;
+  frame[2] = static_cast<unsigned char>(kInvalidPayload >> 8);
+  frame[3] = static_cast<unsigned char>(kInvalidPayload & 0xff);
+}
+
 void BatchedSocket::uncork() {
   corked_ = false;
   if (!pending_.empty()) schedule_flush();

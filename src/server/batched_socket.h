@@ -10,12 +10,17 @@
 // close) passes through it in order. A write is accepted at once and completes without waiting
 // for the socket (write-behind); the caller bounds what waits with over_limit() and
 // when_flushed(). Reads go straight to the socket, after any bytes that arrived before the stream
-// took over (read past the upgrade request: the client's first frames, sent in the same write).
+// took over (read past the upgrade request: the client's first frames, sent in the same write);
+// until the client's close frame, their frame headers are followed by a CloseReasonCheck, so that
+// a close reason that is not UTF-8 is answered with 1007 rather than the stream's 1002.
 //
 // Threading: not thread-safe; used from the session's strand only (the socket's executor), where
 // its completions run too. Lifetime: set_owner() names the object that owns this layer (the
 // session); a write in flight keeps it alive.
+#include <algorithm>
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -27,6 +32,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "server/close_reason_check.h"
 
 namespace chat::server {
 
@@ -54,10 +61,22 @@ class BatchedSocket {
   template <class MutableBufferSequence, class ReadHandler>
   void async_read_some(const MutableBufferSequence& buffers, ReadHandler&& handler) {
     if (!unread_) {
-      socket_.async_read_some(buffers, std::forward<ReadHandler>(handler));
+      if (close_check_.done()) {
+        socket_.async_read_some(buffers, std::forward<ReadHandler>(handler));
+        return;
+      }
+      auto executor = boost::asio::get_associated_executor(handler, socket_.get_executor());
+      socket_.async_read_some(
+          buffers, boost::asio::bind_executor(
+                       executor, [this, buffers, handler = std::forward<ReadHandler>(handler)](
+                                     boost::beast::error_code ec, std::size_t bytes) mutable {
+                         check(buffers, bytes);
+                         std::move(handler)(ec, bytes);
+                       }));
       return;
     }
     const std::size_t bytes = boost::asio::buffer_copy(buffers, boost::asio::buffer(*unread_));
+    close_check_.feed(std::string_view(*unread_).substr(0, bytes));
     unread_->erase(0, bytes);
     if (unread_->empty()) unread_.reset();
     boost::asio::post(
@@ -71,12 +90,14 @@ class BatchedSocket {
   void async_write_some(const ConstBufferSequence& buffers, WriteHandler&& handler) {
     std::size_t bytes = 0;
     if (!failed_) {
+      const std::size_t start = pending_.size();
       for (auto it = boost::asio::buffer_sequence_begin(buffers);
            it != boost::asio::buffer_sequence_end(buffers); ++it) {
         const boost::asio::const_buffer b(*it);
         pending_.append(static_cast<const char*>(b.data()), b.size());
         bytes += b.size();
       }
+      if (close_check_.invalid_reason()) answer_invalid_reason(start);
     }
     // The completion first: it lets the writer hand over its next frame before the flush runs.
     boost::asio::post(socket_.get_executor(),
@@ -106,6 +127,20 @@ class BatchedSocket {
                     std::function<void(boost::beast::error_code)> done);
 
  private:
+  // Feeds the first `bytes` of what a read put in `buffers` to close_check_.
+  template <class MutableBufferSequence>
+  void check(const MutableBufferSequence& buffers, std::size_t bytes) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers) && bytes > 0; ++it) {
+      const boost::asio::mutable_buffer b(*it);
+      const std::size_t n = std::min(bytes, b.size());
+      close_check_.feed(std::string_view(static_cast<const char*>(b.data()), n));
+      bytes -= n;
+    }
+  }
+  // After a close frame whose reason is not UTF-8, the stream fails the connection with a close
+  // frame of 1002; the frame written at `start` of pending_, if it is that one, says 1007.
+  void answer_invalid_reason(std::size_t start);
   void schedule_flush();
   void flush();
   void on_flushed(boost::beast::error_code ec);
@@ -115,8 +150,10 @@ class BatchedSocket {
   socket_type socket_;
   std::weak_ptr<void> owner_;
   std::unique_ptr<std::string> unread_;  // null once read: an idle connection keeps no buffer
-  std::string pending_;                  // accepted, not yet handed to the socket
-  std::string writing_;                  // handed to the socket by the write in flight
+  CloseReasonCheck close_check_;         // the client's bytes, until its close frame
+  bool invalid_reason_answered_ = false;
+  std::string pending_;  // accepted, not yet handed to the socket
+  std::string writing_;  // handed to the socket by the write in flight
   std::vector<std::function<void()>> on_flushed_;
   boost::beast::error_code failed_;
   bool flush_scheduled_ = false;

@@ -1,8 +1,8 @@
 #include "server/rest_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url.hpp>
-#include <algorithm>
 #include <charconv>
 #include <ranges>
 
@@ -177,7 +177,8 @@ void RestApi::delete_user(std::string_view username, Respond respond) {
     // Every live instance is told (deletions are rare); an instance that registers a connection of
     // the user after the delete committed finds no user and refuses it.
     auto nodes = ctx_.presence.live_nodes();
-    if (!nodes) log::warn("listing instances to close ", username, "'s connections: ", nodes.error().message);
+    if (!nodes)
+      log::warn("listing instances to close ", username, "'s connections: ", nodes.error().message);
     ctx_.bus.publish(bus::UserDeleted{username}, nodes ? *nodes : bus::Nodes{});
     Response res{http::status::no_content, 11};
     res.set(http::field::server, "chat-engine");

@@ -34,10 +34,9 @@ std::vector<Conversation> newest_first(std::vector<Conversation> latest, uint64_
     std::erase_if(latest, [before](const Conversation& c) { return c.last.seq >= before; });
   }
   const auto n = std::min(latest.size(), static_cast<std::size_t>(std::max(limit, 0)));
-  std::partial_sort(latest.begin(), latest.begin() + static_cast<std::ptrdiff_t>(n), latest.end(),
-                    [](const Conversation& a, const Conversation& b) {
-                      return a.last.seq > b.last.seq;
-                    });
+  std::partial_sort(
+      latest.begin(), latest.begin() + static_cast<std::ptrdiff_t>(n), latest.end(),
+      [](const Conversation& a, const Conversation& b) { return a.last.seq > b.last.seq; });
   latest.resize(n);
   return latest;
 }

@@ -73,7 +73,8 @@ class Drainable {
 
 // For implementations that find each peer's latest entry: those with seq < before (every one when
 // before is 0), newest first, at most `limit`.
-std::vector<Conversation> newest_first(std::vector<Conversation> latest, uint64_t before, int limit);
+std::vector<Conversation> newest_first(std::vector<Conversation> latest, uint64_t before,
+                                       int limit);
 
 class Store : public UserStore, public InboxStore, public Drainable {};
 

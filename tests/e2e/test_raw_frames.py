@@ -199,16 +199,56 @@ def test_a_length_header_of_2_to_the_63_minus_1_is_closed_with_1009_and_others_a
         (5000, b"", 1002),  # beyond every range of RFC 6455 section 7.4
         (65535, b"", 1002),
         (1000, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5", 1000),  # valid UTF-8 reason
-        (1000, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80", 1002),  # not UTF-8
+        (1000, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80", 1007),  # a surrogate
+        (4000, b"\xff", 1007),
+        (1000, b"ok\xc3", 1007),  # cut in the middle of a character
+        (999, b"\xff", 1002),  # the code is checked first
     ],
     ids=["1000", "4000", "3000", "999", "1005", "1016", "2999", "5000", "65535", "utf8-reason",
-         "bad-utf8-reason"],
+         "surrogate-reason", "ff-reason", "cut-reason", "bad-code-and-reason"],
 )
-def test_client_close_codes_are_echoed_or_refused_with_1002(server, code, reason, answer):
+def test_client_close_codes_are_echoed_or_refused_with_1002_or_1007(server, code, reason, answer):
     _, peer = connected(server, "close")
     peer.send(close_frame(code, reason))
     assert peer.read_close() == answer
     assert peer.read_frame() is None, "the server closes the TCP connection after the close frame"
+    peer.close()
+
+
+@pytest.mark.parametrize("how", ["one-byte-writes", "with-the-upgrade", "after-frames"])
+def test_a_close_reason_that_is_not_utf8_gets_1007_however_the_bytes_arrive(start_server, how):
+    """The frames before the close (16-bit and 64-bit lengths, a ping, fragments) must be
+    followed to find it, whichever way the bytes are cut."""
+    server = start_server(args=["--max-message-bytes", "131072"])
+    name, token = server.new_user("close1007")
+    before = (text({"type": "ping", "pad": "x" * 300})                       # 16-bit length
+              + frame(0x1, json.dumps({"type": "ping", "pad": "y" * 70000}).encode())  # 64-bit
+              + frame(0x9, b"are you there")                                   # a control frame
+              + frame(0x1, b'{"type":', fin=False) + frame(0x0, b'"ping"}'))  # a fragmented message
+    bad_close = close_frame(1000, b"bye \xed\xa0\x80")
+    peer = Peer(server.port)
+    if how == "with-the-upgrade":
+        peer.send(upgrade_request(token=token) + before + bad_close)
+    else:
+        peer.send(upgrade_request(token=token))
+    assert peer.read_head().startswith(b"HTTP/1.1 101")
+    if how == "one-byte-writes":
+        for b in before + bad_close:
+            peer.send(bytes([b]))
+    elif how == "after-frames":
+        peer.send(before + bad_close)
+    assert peer.read_close() == 1007
+    peer.close()
+
+
+def test_a_valid_close_after_frames_that_carry_close_like_bytes_is_echoed(server):
+    """A payload holding what looks like a close frame with a bad reason is not one."""
+    name, peer = connected(server, "lookalike")
+    lookalike = close_frame(1000, b"\xff\xff")
+    peer.send(frame(0x1, json.dumps({"type": "ping", "pad": lookalike.decode("latin-1")}).encode()))
+    assert peer.read_json("pong")
+    peer.send(close_frame(1000, b"bye"))
+    assert peer.read_close() == 1000
     peer.close()
 
 

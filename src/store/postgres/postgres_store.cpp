@@ -270,8 +270,7 @@ Result<std::vector<Conversation>> PostgresStore::conversations(std::string_view 
   if (Status s = check_limit(limit); !s.ok()) return s.error();
   const uint64_t bound = before == 0 ? std::numeric_limits<uint64_t>::max() : before;
   Statement read[] = {
-      {.sql = kConversations,
-       .params = Params().text(owner).int64(to_sql(bound)).int64(limit)}};
+      {.sql = kConversations, .params = Params().text(owner).int64(to_sql(bound)).int64(limit)}};
   Result<std::vector<Rows>> rows = readers_->run("conversations", read, /*idempotent=*/true);
   if (!rows.ok()) return rows.error();
   const Rows& latest = (*rows)[0];

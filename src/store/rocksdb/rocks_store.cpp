@@ -203,8 +203,8 @@ Result<std::vector<InboxEntry>> RocksStore::history(std::string_view owner, std:
   return with_bodies(**db, snapshot.get(), std::move(entries));
 }
 
-Result<std::vector<Conversation>> RocksStore::conversations(std::string_view owner,
-                                                            uint64_t before, int limit) {
+Result<std::vector<Conversation>> RocksStore::conversations(std::string_view owner, uint64_t before,
+                                                            int limit) {
   if (Status s = check_limit(limit); !s.ok()) return s.error();
   Result<Database::Reader> db = db_->read();
   if (!db.ok()) return db.error();
