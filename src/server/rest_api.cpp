@@ -23,9 +23,12 @@ constexpr int kDefaultHistoryLimit = 50;
 constexpr int kMaxPageLimit = 1000;
 constexpr std::size_t kMaxPresenceUsers = 100;
 
-Response method_not_allowed() {
-  return error_response(http::status::method_not_allowed, "method_not_allowed",
-                        "this path does not accept that method");
+// `allow`: the methods the path accepts, for the Allow header RFC 9110 §15.5.6 asks of a 405.
+Response method_not_allowed(std::string_view allow) {
+  Response res = error_response(http::status::method_not_allowed, "method_not_allowed",
+                                "this path does not accept that method");
+  res.set(http::field::allow, allow);
+  return res;
 }
 
 // An optional integer query parameter within [min, max]; nullopt when absent.
@@ -62,29 +65,29 @@ void RestApi::handle(const Request& req, Respond respond) {
   const auto method = req.method();
 
   if (path == "/healthz") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return respond(json_response(http::status::ok, R"({"status":"ok"})"));
   }
   if (path == "/readyz") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     if (ctx_.draining.load())
       return respond(error_response(Errc::unavailable, "the server is shutting down"));
     return respond(json_response(http::status::ok, R"({"status":"ready"})"));
   }
   if (path == "/metrics") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return respond(metrics());
   }
   if (path == "/api/message/v1/history") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return history(req, url->params(), std::move(respond));
   }
   if (path == "/api/message/v1/conversations") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return conversations(req, url->params(), std::move(respond));
   }
   if (path == "/api/message/v1/presence") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return presence(req, url->params(), std::move(respond));
   }
   if (path.starts_with(kUserPrefix)) {
@@ -94,17 +97,17 @@ void RestApi::handle(const Request& req, Respond respond) {
     const std::string_view rest = std::string_view(path).substr(kUserPrefix.size());
     if (rest == "create") {
       if (method != http::verb::post && method != http::verb::get)
-        return respond(method_not_allowed());
+        return respond(method_not_allowed("GET, POST"));
       return create_user(req, std::move(respond));
     }
     if (rest == "list") {
-      if (method != http::verb::get) return respond(method_not_allowed());
+      if (method != http::verb::get) return respond(method_not_allowed("GET"));
       return list_users(url->params(), std::move(respond));
     }
     if (!rest.empty() && rest.find('/') == std::string_view::npos) {
       if (method == http::verb::get) return get_user(rest, std::move(respond));
       if (method == http::verb::delete_) return delete_user(rest, std::move(respond));
-      return respond(method_not_allowed());
+      return respond(method_not_allowed("GET, DELETE"));
     }
   }
   if (path == "/ws") {

@@ -12,7 +12,7 @@
   2xx at least once, so a run that only ever got refusals fails.
 * GET /ws is described in the spec but not fuzzed (its subject is the upgrade, which the WebSocket
   suites test): each refusal the spec documents is provoked once and checked against the spec.
-* Two server bugs found on the way are strict xfails at the end (see their reasons).
+* A 405 names the allowed methods (Allow), and the answer to HEAD has no body.
 
 The fuzzed server runs with CHAT_API_KEY set, so schemathesis sends the user API's `X-API-Key`. Its
 data is seeded before the run: the users of the spec's examples (kiran, alex, sam) exist, kiran and alex
@@ -80,6 +80,7 @@ MORE_CHECKS = [
     checks.response_headers_conformance,
     checks.use_after_free,
     checks.ensure_resource_availability,
+    checks.unsupported_method,
 ]
 
 # Bounded and derandomized: the same requests on every run, in well under a minute on two loaded cores.
@@ -379,18 +380,20 @@ def test_an_accepted_upgrade_is_the_documented_101(server):
 
 
 # --------------------------------------------------------------------------------------------------
-# Known server bugs (reported; the C++ is not this suite's to change). Strict: when the server is
-# fixed these fail as XPASS, and the marker goes.
+# HTTP semantics the spec cannot state
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="server bug: a 405 carries no Allow header (RFC 9110 §15.5.6)")
-def test_a_405_names_the_allowed_methods(server):
-    r = server.api("PUT", "/healthz")
-    assert r.status_code == 405
-    assert r.headers.get("Allow") == "GET"
+@pytest.mark.parametrize("path", sorted(p for p in ROUTES if p != "/ws"))
+def test_a_405_names_the_allowed_methods(server, path):
+    concrete = path.replace("{username}", "kiran")
+    for method in HTTP_METHODS:
+        if method in ROUTES[path]:
+            continue
+        r = server.api(method, concrete)
+        assert r.status_code == 405, (method, concrete, r.status_code)
+        assert set(r.headers.get("Allow", "").split(", ")) == ROUTES[path], (method, concrete, r.headers)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="server bug: the 405 answer to HEAD has a body (RFC 9110 §9.3.2)")
 def test_the_answer_to_head_has_no_body(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         # HEAD, then GET on the same connection: the GET's answer must follow the HEAD's headers.
