@@ -27,6 +27,7 @@ import json
 import re
 import socket
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
@@ -53,6 +54,9 @@ API_KEY = "e2e-openapi-api-key"
 # Every route the server answers, with the methods it accepts; any other method gets 405. This table
 # is compared with the spec (both ways) and with the server.
 ROUTES: dict[str, set[str]] = {
+    "/": {"GET", "HEAD"},
+    "/api/dev/v1": {"GET"},
+    "/api/dev/v1/token": {"POST"},
     "/api/user/v1/create": {"POST", "GET"},
     "/api/user/v1/list": {"GET"},
     "/api/user/v1/{username}": {"GET", "DELETE"},
@@ -193,6 +197,26 @@ def concrete(path: str) -> str:
     return path.replace("{username}", "route_probe")
 
 
+def every_route_on(tmp: Path) -> list[str]:
+    """The flags that turn the optional routes on: a web client (a one-page stand-in for web/dist)
+    and the development login."""
+    web = tmp / "web"
+    web.mkdir(exist_ok=True)
+    (web / "index.html").write_text("<!doctype html><title>chat-engine</title>")
+    return ["--web-dir", str(web), "--dev-login"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """This module's default server has every optional route on."""
+    require_binary()
+    tmp = tmp_path_factory.mktemp("routes")
+    s = Server(tmp, args=every_route_on(tmp)).start()
+    yield s
+    s.stop()
+    s.assert_log_clean()
+
+
 # What a method a route does not accept gets: 405, except at /ws, where anything but a GET upgrade is
 # told to upgrade (docs/protocol.md §2.1).
 OTHER_METHOD_STATUS = {"/ws": 426}
@@ -216,7 +240,7 @@ def test_the_server_answers_each_route_with_its_methods_only(server, path):
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/api", "/api/user/v1/", "/api/user/v1/a/b", "/api/user/v2/list", "/api/message/v1/",
+    ["/nothing.js", "/api", "/api/dev", "/api/dev/v1/", "/api/user/v1/", "/api/user/v1/a/b", "/api/user/v2/list", "/api/message/v1/",
      "/api/message/v1/history/x", "/api/message/v1/inbox", "/healthz/", "/metrics/x", "/ws/x", "/wss"],
 )
 def test_the_server_answers_404_beside_the_routes(server, path):
@@ -248,7 +272,8 @@ async def seed(s: Server, kiran: str, alex: str) -> None:
 @pytest.fixture(scope="module")
 def openapi_schema(tmp_path_factory):
     require_binary()
-    s = Server(tmp_path_factory.mktemp("openapi"), env={"CHAT_API_KEY": API_KEY}).start()
+    tmp = tmp_path_factory.mktemp("openapi")
+    s = Server(tmp, args=every_route_on(tmp), env={"CHAT_API_KEY": API_KEY}).start()
     try:
         for name in ("kiran", "alex", "sam"):
             r = s.create_user(name, headers={"X-API-Key": API_KEY})
