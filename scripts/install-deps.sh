@@ -15,6 +15,10 @@ packages=(
   postgresql maven
   # tests/e2e/netfaults: network namespaces, veth pairs and nftables drops
   iproute2 nftables
+  # deploy/: nginx in front of instances (tests/e2e/test_deploy.py), openssl for its certificate,
+  # docker-compose to validate compose.yaml (no engine needed), mmdebstrap for the runtime root of
+  # scripts/check-dockerfile.sh
+  nginx openssl docker-compose mmdebstrap
   # tests/browser: the web client in headless Chromium (driven by playwright-core from npm)
   chromium
 )

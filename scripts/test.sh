@@ -6,7 +6,8 @@
 #  2. Runs the unit tests (GoogleTest, the PostgreSQL store's contract included) beside the
 #     single-node end-to-end suite and the benchmark harness's smoke run (scripts/bench-smoke.sh:
 #     tiny sizes, every server, no speed asserted) and the network fault suite (tests/e2e/netfaults:
-#     namespaces of its own, the services left running), the JavaScript library's suite and the web
+#     namespaces of its own, the services left running), the Dockerfile's steps
+#     (scripts/check-dockerfile.sh, reusing this build), the JavaScript library's suite and the web
 #     client's browser suite (scripts/test-browser.sh): they share nothing.
 #  3. Then the cluster suite, alone: its last tests stop and restart the shared services.
 set -uo pipefail
@@ -43,6 +44,8 @@ scripts/bench-smoke.sh "$build_dir" >"$logs/bench.log" 2>&1 &
 bench=$!
 .venv/bin/python -m pytest tests/e2e/netfaults -q -s >"$logs/netfaults.log" 2>&1 &
 netfaults=$!
+scripts/check-dockerfile.sh "$build_dir" >"$logs/dockerfile.log" 2>&1 &
+dockerfile=$!
 scripts/test-js.sh "$build_dir" >"$logs/js.log" 2>&1 &
 js=$!
 scripts/test-browser.sh "$build_dir" >"$logs/browser.log" 2>&1 &
@@ -51,6 +54,7 @@ wait $unit; unit_status=$?
 wait $e2e; e2e_status=$?
 wait $bench; bench_status=$?
 wait $netfaults; netfaults_status=$?
+wait $dockerfile; dockerfile_status=$?
 wait $js; js_status=$?
 wait $browser; browser_status=$?
 echo "=== unit tests"; tail -n 40 "$logs/unit.log"
@@ -62,6 +66,8 @@ echo "=== benchmark harness, smoke run"; tail -n 3 "$logs/bench.log"
 
 echo "=== network faults"; grep FIGURE "$logs/netfaults.log"; tail -n 2 "$logs/netfaults.log"
 [ $netfaults_status -eq 0 ] || cat "$logs/netfaults.log"
+echo "=== Dockerfile steps"; tail -n 2 "$logs/dockerfile.log"
+[ $dockerfile_status -eq 0 ] || cat "$logs/dockerfile.log"
 echo "=== JavaScript client library"; tail -n 8 "$logs/js.log"
 [ $js_status -eq 0 ] || cat "$logs/js.log"
 echo "=== web client in Chromium"; grep '^# screenshots' "$logs/browser.log"; tail -n 8 "$logs/browser.log"
@@ -72,6 +78,6 @@ echo "=== end-to-end, cluster"
 cluster_status=$?
 
 status=0
-for s in $unit_status $e2e_status $bench_status $netfaults_status $js_status $browser_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
-echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, network faults: $netfaults_status, js client: $js_status, browser: $browser_status, cluster: $cluster_status"
+for s in $unit_status $e2e_status $bench_status $netfaults_status $dockerfile_status $js_status $browser_status $cluster_status; do [ "$s" -eq 0 ] || status=1; done
+echo "unit: $unit_status, e2e: $e2e_status, bench smoke: $bench_status, network faults: $netfaults_status, dockerfile: $dockerfile_status, js client: $js_status, browser: $browser_status, cluster: $cluster_status"
 exit $status

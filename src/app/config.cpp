@@ -63,6 +63,8 @@ ParsedArgs parse_args(int argc, const char* const argv[]) {
     ("database-url", po::value(&c.database_url), "postgresql://user:password@host:port/db: keep users and inboxes in PostgreSQL instead of RocksDB in --data-dir")
     ("kafka-brokers", po::value(&c.kafka_brokers), "host:port[,host:port]: cluster mode, instances exchange live events over Apache Kafka (needs --database-url)")
     ("kafka-topic-prefix", po::value(&c.kafka_topic_prefix)->default_value(c.kafka_topic_prefix), "each instance reads the topic <prefix>.node.<node-id>")
+    ("web-dir", po::value(&c.server.web_dir)->default_value(d.web_dir), "the web client's files, served at / (read at start-up; when missing, / answers 404)")
+    ("dev-login", po::value(&c.server.dev_login)->default_value(false)->implicit_value(true), "local development only: POST /api/dev/v1/token creates any user and mints a token for it, with no credential")
     ("allowed-origins", po::value(&origins), "comma-separated Origins allowed to open a WebSocket (unset: any)")
     ("max-message-bytes", po::value(&c.server.max_message_bytes)->default_value(d.max_message_bytes), "largest WebSocket message accepted; larger closes with 1009")
     ("max-outbound-bytes", po::value(&c.server.max_outbound_bytes)->default_value(d.max_outbound_bytes), "per-connection outbound queue cap; over it the connection closes with 4008")

@@ -156,7 +156,19 @@ int run_node(const Config& config) {
     log::error("JWT secret: ", secret.error().message);
     return 1;
   }
+  std::optional<std::string> dev_login_key;
+  if (config.server.dev_login) dev_login_key = *secret;
   const auth::JwtVerifier verifier(std::move(*secret), config.server.jwt_leeway.count());
+  auto web = server::StaticFiles::load(config.server.web_dir);
+  if (!web) {
+    log::error(web.error().message);
+    return 1;
+  }
+  if (web->empty()) {
+    log::info("no web client in ", config.server.web_dir, " (--web-dir): / answers 404");
+  } else {
+    log::info("web client: ", web->size(), " files from ", config.server.web_dir, " served at /");
+  }
 
   auto stores = open_store(config);
   if (!stores) {
@@ -238,7 +250,7 @@ int run_node(const Config& config) {
       return 1;
     }
   }
-  server::RestApi api(ctx);
+  server::RestApi api(ctx, std::move(web).value(), std::move(dev_login_key));
 
   auto listener = std::make_shared<server::Listener>(ioc, ctx, api, threads);
   try {
@@ -250,6 +262,9 @@ int run_node(const Config& config) {
   if (supervisor) supervisor->start();
   if (config.server.api_key.empty())
     log::warn("CHAT_API_KEY is not set: the user API (/api/user/v1/...) is open to anyone");
+  if (config.server.dev_login)
+    log::warn("DEVELOPMENT LOGIN IS ON (--dev-login): anyone who can reach this server can become any "
+              "user with POST /api/dev/v1/token. Never use it in production");
   log::info("chat-engine node ", ctx.node_id, " listening on ", listener->local_endpoint(),
             " with ", threads, " threads; store: ", stores->description,
             "; bus: ", kafka ? "Kafka at " + config.kafka_brokers : std::string("in-process"));

@@ -288,4 +288,11 @@ std::string sign_hs256(std::string_view payload_json, std::string_view key,
   return token;
 }
 
+std::string mint_hs256(std::string_view username, int64_t iat, int64_t exp, std::string_view key) {
+  std::string payload = R"({"username":")";
+  payload += username;
+  payload += R"(","iat":)" + std::to_string(iat) + R"(,"exp":)" + std::to_string(exp) + "}";
+  return sign_hs256(payload, key);
+}
+
 }  // namespace chat::auth

@@ -58,4 +58,8 @@ class JwtVerifier {
 std::string sign_hs256(std::string_view payload_json, std::string_view key,
                        std::string_view header_json = R"({"alg":"HS256","typ":"JWT"})");
 
+// A token as jwt.py mints it, {"username","iat","exp"}, for the server's development login
+// (docs/operations.md). `username` must be a valid username (it is written into the JSON as is).
+std::string mint_hs256(std::string_view username, int64_t iat, int64_t exp, std::string_view key);
+
 }  // namespace chat::auth

@@ -46,7 +46,11 @@ void HttpSession::on_read(beast::error_code ec, std::size_t) {
   if (is_websocket_upgrade(req)) return upgrade(std::move(req));
 
   const bool keep_alive = req.keep_alive();
-  api_.handle(req, [self = shared_from_this(), keep_alive](Response res) {
+  const bool head = req.method() == http::verb::head;
+  api_.handle(req, [self = shared_from_this(), keep_alive, head](Response res) {
+    // The answer to HEAD is the head alone (RFC 9110 §9.3.2): its Content-Length stays the
+    // body's, and a body sent anyway would be read as the start of the next response.
+    if (head) res.body().clear();
     net::post(self->stream_.get_executor(), [self, keep_alive, res = std::move(res)]() mutable {
       self->send(std::move(res), keep_alive);
     });

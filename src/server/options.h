@@ -21,6 +21,8 @@ struct ServerOptions {
   std::chrono::seconds jwt_leeway{30};
   std::vector<std::string> allowed_origins;  // empty: any origin
   std::string api_key;                       // empty: the user API is open
+  std::string web_dir = "web/dist";  // the web client's files, served at /
+  bool dev_login = false;            // POST /api/dev/v1/token mints tokens for anyone: never in production
   // permessage-deflate (RFC 7692) when the client offers it, without context takeover either way.
   bool permessage_deflate = true;
 };

@@ -23,9 +23,12 @@ constexpr int kDefaultHistoryLimit = 50;
 constexpr int kMaxPageLimit = 1000;
 constexpr std::size_t kMaxPresenceUsers = 100;
 
-Response method_not_allowed() {
-  return error_response(http::status::method_not_allowed, "method_not_allowed",
-                        "this path does not accept that method");
+// `allow`: the methods the path accepts, for the Allow header RFC 9110 §15.5.6 asks of a 405.
+Response method_not_allowed(std::string_view allow) {
+  Response res = error_response(http::status::method_not_allowed, "method_not_allowed",
+                                "this path does not accept that method");
+  res.set(http::field::allow, allow);
+  return res;
 }
 
 // An optional integer query parameter within [min, max]; nullopt when absent.
@@ -62,29 +65,29 @@ void RestApi::handle(const Request& req, Respond respond) {
   const auto method = req.method();
 
   if (path == "/healthz") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return respond(json_response(http::status::ok, R"({"status":"ok"})"));
   }
   if (path == "/readyz") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     if (ctx_.draining.load())
       return respond(error_response(Errc::unavailable, "the server is shutting down"));
     return respond(json_response(http::status::ok, R"({"status":"ready"})"));
   }
   if (path == "/metrics") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return respond(metrics());
   }
   if (path == "/api/message/v1/history") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return history(req, url->params(), std::move(respond));
   }
   if (path == "/api/message/v1/conversations") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return conversations(req, url->params(), std::move(respond));
   }
   if (path == "/api/message/v1/presence") {
-    if (method != http::verb::get) return respond(method_not_allowed());
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
     return presence(req, url->params(), std::move(respond));
   }
   if (path.starts_with(kUserPrefix)) {
@@ -94,22 +97,35 @@ void RestApi::handle(const Request& req, Respond respond) {
     const std::string_view rest = std::string_view(path).substr(kUserPrefix.size());
     if (rest == "create") {
       if (method != http::verb::post && method != http::verb::get)
-        return respond(method_not_allowed());
+        return respond(method_not_allowed("GET, POST"));
       return create_user(req, std::move(respond));
     }
     if (rest == "list") {
-      if (method != http::verb::get) return respond(method_not_allowed());
+      if (method != http::verb::get) return respond(method_not_allowed("GET"));
       return list_users(url->params(), std::move(respond));
     }
     if (!rest.empty() && rest.find('/') == std::string_view::npos) {
       if (method == http::verb::get) return get_user(rest, std::move(respond));
       if (method == http::verb::delete_) return delete_user(rest, std::move(respond));
-      return respond(method_not_allowed());
+      return respond(method_not_allowed("GET, DELETE"));
     }
   }
   if (path == "/ws") {
     return respond(error_response(http::status::upgrade_required, "bad_request",
                                   "/ws accepts WebSocket upgrade requests only"));
+  }
+  if (dev_login_key_ && path == "/api/dev/v1") {
+    if (method != http::verb::get) return respond(method_not_allowed("GET"));
+    return respond(json_response(http::status::ok, R"({"dev_login":true})"));
+  }
+  if (dev_login_key_ && path == "/api/dev/v1/token") {
+    if (method != http::verb::post) return respond(method_not_allowed("POST"));
+    return dev_token(req, std::move(respond));
+  }
+  if (auto file = web_file(path)) {
+    if (method != http::verb::get && method != http::verb::head)
+      return respond(method_not_allowed("GET, HEAD"));
+    return respond(std::move(*file));
   }
   respond(error_response(Errc::not_found, "no such path"));
 }
@@ -249,6 +265,54 @@ void RestApi::presence(const Request& req, const boost::urls::params_view& param
   auto views = with_connections(*users);
   if (!views) return respond(error_response(views.error().code, views.error().message));
   respond(json_response(http::status::ok, protocol::encode_presence(*views)));
+}
+
+void RestApi::dev_token(const Request& req, Respond respond) {
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  const json::value* name =
+      !ec && body.is_object() ? body.as_object().if_contains("username") : nullptr;
+  if (!name || !name->is_string() || !protocol::is_valid_username(name->as_string()) ||
+      name->as_string() == "create" || name->as_string() == "list") {
+    return respond(error_response(
+        Errc::bad_request, "the body must be {\"username\": a name of 1-64 characters [A-Za-z0-9_.-]}"));
+  }
+  std::string username(name->as_string());
+  auto mint = [key = *dev_login_key_, respond](const std::string& user) {
+    const int64_t now = unix_ms() / 1000;
+    const int64_t exp = now + 3600;
+    respond(json_response(http::status::ok,
+                          json::serialize(json::object{
+                              {"username", user},
+                              {"token", auth::mint_hs256(user, now, exp, key)},
+                              {"exp", exp}})));
+  };
+  if (ctx_.store.get_user(username).ok()) return mint(username);
+  ctx_.store.create_user(username, unix_ms(),
+                         [username, mint, respond](Result<store::User> user) {
+                           // conflict: created meanwhile by another request, which is as good
+                           if (!user && user.error().code != Errc::conflict)
+                             return respond(error_response(user.error().code, user.error().message));
+                           log::info("development login created user ", username);
+                           mint(username);
+                         });
+}
+
+std::optional<Response> RestApi::web_file(std::string_view path) const {
+  const StaticFiles::File* file = web_.find(path);
+  if (file == nullptr) return std::nullopt;
+  Response res{http::status::ok, 11};
+  res.set(http::field::server, "chat-engine");
+  res.set(http::field::content_type, file->content_type);
+  // Read once at start-up: a browser asks again after a restart that may bring a new build.
+  res.set(http::field::cache_control, "no-cache");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("Content-Security-Policy",
+          "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+          "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+  res.body() = file->body;
+  res.prepare_payload();
+  return res;
 }
 
 Response RestApi::metrics() const {

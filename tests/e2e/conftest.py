@@ -9,6 +9,8 @@ Pieces:
   * start_server  a factory for tests that need flags, environment or a process limit of their own.
   * Client        a WebSocket client that reads in the background and lets a test wait for a frame.
   * mint()        tokens signed with PyJWT; every minted token is checked to be absent from server logs.
+Every frame a Client receives is validated against docs/schema/server-frame.json (frame_schema.py):
+a frame the schema refuses fails the test that received it.
 Async tests (`async def test_...`) are run by the hook below with asyncio.run under a time bound.
 """
 
@@ -44,6 +46,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO_ROOT]
 if "jwt" in sys.modules and Path(getattr(sys.modules["jwt"], "__file__", "") or "").parent == REPO_ROOT:
     del sys.modules["jwt"]
 
+import frame_schema  # noqa: E402
 import jwt as pyjwt  # noqa: E402  (PyJWT)
 import pytest
 import requests
@@ -340,6 +343,21 @@ def start_server(tmp_path) -> Iterable[Callable[..., Server]]:
         s.assert_log_clean()
 
 
+# Frames a Client received during the running test that docs/schema/server-frame.json refuses.
+SCHEMA_VIOLATIONS: list[str] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Fails a test whose clients received a frame the schema refuses, even one no test waited for."""
+    SCHEMA_VIOLATIONS.clear()
+    result = yield
+    if SCHEMA_VIOLATIONS:
+        listed = "\n".join(SCHEMA_VIOLATIONS[:10])
+        raise AssertionError(f"{len(SCHEMA_VIOLATIONS)} frame(s) from the server break docs/schema:\n{listed}")
+    return result
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -508,6 +526,10 @@ class Client:
 
     Every frame received is kept in `frames` (in order). `expect` takes the first frame not yet taken
     that matches, waiting for it up to a time-out. Not shared between event loops.
+
+    Every frame is also validated against docs/schema/server-frame.json as it is parsed: a frame the
+    schema refuses (or a binary or non-JSON one) is kept in `schema_violations`, makes the next
+    `expect` fail with the schema's error, and fails the test at its end (pytest_runtest_call).
     """
 
     def __init__(self, ws, user: str | None):
@@ -520,6 +542,7 @@ class Client:
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.hello: dict | None = None
+        self.schema_violations: list[str] = []
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
@@ -542,11 +565,17 @@ class Client:
             async for raw in self.ws:
                 if isinstance(raw, bytes):
                     frame = {"type": "_binary", "data": raw}
+                    self._violation(f"a binary frame of {len(raw)} bytes; the server sends JSON text only")
                 else:
                     try:
                         frame = json.loads(raw)
                     except ValueError:
                         frame = {"type": "_not_json", "text": raw}
+                        self._violation(f"a text frame that is not JSON: {brief(raw)!r}")
+                    else:
+                        problem = frame_schema.problem(frame, "server")
+                        if problem is not None:
+                            self._violation(problem)
                 async with self._cond:
                     self.frames.append(frame)
                     self._cond.notify_all()
@@ -558,6 +587,15 @@ class Client:
             self.closed.set()
             async with self._cond:
                 self._cond.notify_all()
+
+    def _violation(self, problem: str) -> None:
+        message = f"{self.user}: {problem}"
+        self.schema_violations.append(message)
+        SCHEMA_VIOLATIONS.append(message)
+
+    def _check_schema(self) -> None:
+        if self.schema_violations:
+            raise AssertionError(f"the server sent a frame that breaks docs/schema: {self.schema_violations[0]}")
 
     # ---- sending
 
@@ -577,6 +615,7 @@ class Client:
         deadline = loop.time() + timeout
         async with self._cond:
             while True:
+                self._check_schema()
                 for i, f in enumerate(self.frames):
                     if i not in self._taken and f.get("type") == type_ and (pred is None or pred(f)):
                         self._taken.add(i)
@@ -616,6 +655,7 @@ class Client:
         deadline = loop.time() + timeout
         async with self._cond:
             while True:
+                self._check_schema()
                 for i, f in enumerate(self.frames):
                     if i in self._taken:
                         continue

@@ -86,6 +86,18 @@ class StoreContractTest : public ::testing::Test {
     for (const std::string& name : names) ASSERT_TRUE(create_user(*store_, name).ok()) << name;
   }
 
+  // Alice's inbox: 1 a->b 1, 2 c->a, 3 b->a, 4 a->c, 5 a->a (a note to self), 6 a->b 2.
+  void alice_talks_with_bob_carol_and_herself() {
+    create_users({"alice", "bob", "carol"});
+    const std::vector<std::vector<std::string>> sends = {
+        {"alice", "bob", "1", "a->b 1"}, {"carol", "alice", "1", "c->a"},
+        {"bob", "alice", "1", "b->a"},   {"alice", "carol", "2", "a->c"},
+        {"alice", "alice", "3", "a->a"}, {"alice", "bob", "4", "a->b 2"}};
+    for (const auto& m : sends) {
+      ASSERT_TRUE(send(*store_, message(m[0], m[1], m[2], m[3])).ok()) << m[3];
+    }
+  }
+
   std::vector<uint64_t> seqs(const std::vector<InboxEntry>& entries) {
     std::vector<uint64_t> out;
     for (const InboxEntry& entry : entries) out.push_back(entry.seq);
@@ -396,13 +408,7 @@ TYPED_TEST(StoreContractTest, ReadInboxReturnsEntriesAfterASeqUpToALimit) {
 }
 
 TYPED_TEST(StoreContractTest, HistoryIsTheConversationWithOnePeerNewestFirst) {
-  this->create_users({"alice", "bob", "carol"});
-  ASSERT_TRUE(send(this->store(), message("alice", "bob", "1", "a->b 1")).ok());  // alice 1
-  ASSERT_TRUE(send(this->store(), message("carol", "alice", "1", "c->a")).ok());  // alice 2
-  ASSERT_TRUE(send(this->store(), message("bob", "alice", "1", "b->a")).ok());    // alice 3
-  ASSERT_TRUE(send(this->store(), message("alice", "carol", "2", "a->c")).ok());  // alice 4
-  ASSERT_TRUE(send(this->store(), message("alice", "alice", "3", "a->a")).ok());  // alice 5
-  ASSERT_TRUE(send(this->store(), message("alice", "bob", "4", "a->b 2")).ok());  // alice 6
+  this->alice_talks_with_bob_carol_and_herself();
 
   Result<std::vector<InboxEntry>> all = this->store().history("alice", "bob", 0, 10);
   ASSERT_TRUE(all.ok());
@@ -424,13 +430,8 @@ TYPED_TEST(StoreContractTest, HistoryIsTheConversationWithOnePeerNewestFirst) {
 }
 
 TYPED_TEST(StoreContractTest, ConversationsAreThePeersByTheirLatestEntryNewestFirst) {
-  this->create_users({"alice", "bob", "carol", "dave"});
-  ASSERT_TRUE(send(this->store(), message("alice", "bob", "1", "a->b 1")).ok());  // alice 1
-  ASSERT_TRUE(send(this->store(), message("carol", "alice", "1", "c->a")).ok());  // alice 2
-  ASSERT_TRUE(send(this->store(), message("bob", "alice", "1", "b->a")).ok());    // alice 3
-  ASSERT_TRUE(send(this->store(), message("alice", "carol", "2", "a->c")).ok());  // alice 4
-  ASSERT_TRUE(send(this->store(), message("alice", "alice", "3", "a->a")).ok());  // alice 5
-  ASSERT_TRUE(send(this->store(), message("alice", "bob", "4", "a->b 2")).ok());  // alice 6
+  this->alice_talks_with_bob_carol_and_herself();
+  this->create_users({"dave"});
   ASSERT_TRUE(send(this->store(), message("bob", "dave", "2", "b->d")).ok());
 
   auto peers = [](const std::vector<Conversation>& cs) {
