@@ -2,8 +2,10 @@
 // server: two users both ways, a second tab, typing, history paging, a server restart mid-conversation,
 // the accessibility tree, keyboard use, and the development login. See tests/browser/README.md.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { copyFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import jwt from "jsonwebtoken";
 import {
   REPO_ROOT,
   SCREENSHOTS,
@@ -319,8 +321,8 @@ describe("accessibility and keyboard", () => {
     await page.getByLabel("Token").fill("not-a-token");
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("alert").filter({ hasText: "not a chat-engine token" }).waitFor();
-    const other = new TestServer(); // a token signed with another secret
-    await page.getByLabel("Token").fill(other.mint(alice));
+    const otherSecret = randomBytes(32).toString("hex"); // a token signed with another secret
+    await page.getByLabel("Token").fill(jwt.sign({ username: alice }, otherSecret, { algorithm: "HS256", expiresIn: 600 }));
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.getByRole("alert").filter({ hasText: /^Cannot sign in: / }).waitFor();
     assert.equal(await page.locator("#app").isHidden(), true);
@@ -350,6 +352,8 @@ describe("development login (--dev-login)", () => {
       await page.getByLabel("Username").fill(name);
       await page.getByRole("button", { name: "Create user and sign in (development mode)" }).click();
       await expectConnected(page);
+      // The development token, from the page's session: it must not appear in the server log either.
+      server.remember(await page.evaluate(() => JSON.parse(sessionStorage.getItem("chat-engine.session")).token));
       pages.push(page);
     }
     await startConversation(pages[0], names[1]);

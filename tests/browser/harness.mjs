@@ -45,6 +45,7 @@ export class TestServer {
   logPath = join(this.workdir, "server.log");
   port = 0;
   proc = null;
+  tokens = new Set();
 
   constructor({ devLogin = false } = {}) {
     this.devLogin = devLogin;
@@ -100,8 +101,12 @@ export class TestServer {
     await this.spawnAndWait();
   }
 
+  /** Stops the server and checks its log: neither the secret nor any token of this run may appear in it. */
   async stop() {
     await this.terminate();
+    const log = existsSync(this.logPath) ? readFileSync(this.logPath, "utf8") : "";
+    const leaked = [this.secret, ...this.tokens].filter((secret) => log.includes(secret));
+    if (leaked.length > 0) throw new Error(`the server log (${this.logPath}) contains ${leaked.length} secret(s) or token(s)`);
     rmSync(this.workdir, { recursive: true, force: true });
   }
 
@@ -115,7 +120,13 @@ export class TestServer {
 
   /** A token for `username` signed with this server's secret, as `python3 jwt.py --raw` makes one. */
   mint(username, ttlSeconds = 3600) {
-    return jwt.sign({ username }, this.secret, { algorithm: "HS256", expiresIn: ttlSeconds });
+    return this.remember(jwt.sign({ username }, this.secret, { algorithm: "HS256", expiresIn: ttlSeconds }));
+  }
+
+  /** A token this run handled (minted, or read from a page): checked against the server log at stop(). */
+  remember(token) {
+    this.tokens.add(token);
+    return token;
   }
 
   /** Creates a user named `prefix` plus a unique suffix (or exactly `prefix` with { exact: true }). */
@@ -177,7 +188,7 @@ export function watchPage(page, server) {
   });
 }
 
-export async function expectConnected(page, timeout = 15_000) {
+export async function expectConnected(page, timeout = 30_000) {
   await page.locator('#connection[data-state="open"]').waitFor({ timeout });
 }
 
@@ -195,7 +206,7 @@ export async function send(page, text) {
 }
 
 /** Waits until the message with this exact body is shown (stored: it has a seq, not "sending"). */
-export async function waitForMessage(page, body, timeout = 15_000) {
+export async function waitForMessage(page, body, timeout = 20_000) {
   await messageLocator(page, body).first().waitFor({ timeout });
 }
 

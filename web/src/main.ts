@@ -205,7 +205,13 @@ async function signIn(next: StoredSession): Promise<void> {
     initialCursor: startCursor,
     presenceIntervalMs: kPresenceMs,
   });
-  client.on("state", ({ state }) => showConnection(state));
+  client.on("state", ({ state, code }) => {
+    showConnection(state);
+    // 4001: the token expired. A pasted token cannot be renewed by the page: say so.
+    if (code === 4001 && session && !session.dev && (claims(session.token).exp ?? Infinity) <= Date.now() / 1000) {
+      el.connection.textContent = "Your token has expired: sign out and sign in with a new one";
+    }
+  });
   client.on("message", onMessage);
   client.on("typing", ({ from }) => onTyping(from));
   client.on("presence", onPresence);
