@@ -88,7 +88,7 @@ describe("protocol types against docs/schema", { skip: skipWithoutSchema }, () =
 
   test("every frame of a real session, both ways, validates", { skip: skipWithoutBinary }, async () => {
     const ajv = loadAjv();
-    const server = await TestServer.start(["--send-rate", "1", "--send-burst", "1"]);
+    const server = await TestServer.start();
     const received: ServerFrame[] = [];
     const sent: ClientFrame[] = [];
     class Spy extends WebSocket {
@@ -110,8 +110,8 @@ describe("protocol types against docs/schema", { skip: skipWithoutSchema }, () =
       b.on("frame", (f) => received.push(f));
       await within(Promise.all([a.connect(), b.connect()]), "connect");
       await within(a.send(bob, "one"), "send");
-      await within(a.send(bob, "two"), "a rate-limited send, retried"); // burst 1: refused once at least
-      await a.send("ghost_nobody_here", "x").catch(() => {});
+      await within(a.send(bob, "two"), "send");
+      await a.send("ghost_nobody_here", "x").catch(() => {}); // an error frame
       const typing = waitFor(b, "typing");
       await waitFor(a, "refreshed"); // a 4 s token is refreshed within 2 s
       a.typing(bob);
