@@ -10,15 +10,8 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 export CHAT_ENGINE_BIN=${CHAT_ENGINE_BIN:-$PWD/$build_dir/chat-engine}
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "test-js: node and npm are needed (Node.js 20 or later)" >&2
-  exit 1
-fi
-major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$major" -lt 20 ]; then
-  echo "test-js: Node.js 20 or later is needed, found $(node --version)" >&2
-  exit 1
-fi
+. scripts/node-check.sh
+require_node test-js
 
 cd clients/js
 npm ci --no-audit --no-fund --loglevel=error
