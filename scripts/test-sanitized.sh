@@ -38,19 +38,12 @@ echo "=== end-to-end, one node"; tail -n 5 "$logs/e2e.log"
 
 cluster_status=0
 if [ "${CLUSTER:-}" = 1 ]; then
-  started=()
-  for service in kafka postgres; do
-    if ! scripts/dev-services status "$service" >/dev/null 2>&1; then
-      scripts/dev-services start "$service" || { echo "cannot start $service" >&2; exit 1; }
-      started+=("$service")
-    fi
-  done
+  . scripts/services.sh
+  use_services test-sanitized
   echo "=== end-to-end, cluster"
-  CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat \
-  CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092 CHAT_REQUIRE_SERVICES=1 \
-    .venv/bin/python -m pytest tests/e2e/cluster -q
+  .venv/bin/python -m pytest tests/e2e/cluster -q
   cluster_status=$?
-  for service in "${started[@]}"; do scripts/dev-services stop "$service" >/dev/null || true; done
+  stop_started_services
 fi
 
 report_status=0

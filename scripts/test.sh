@@ -18,21 +18,10 @@ jobs=$(nproc)
 
 scripts/python-env.sh || exit 1
 
-started=()
-for service in kafka postgres; do
-  if ! scripts/dev-services status "$service" >/dev/null 2>&1; then
-    scripts/dev-services start "$service" || { echo "test: cannot start $service" >&2; exit 1; }
-    started+=("$service")
-  fi
-done
-cleanup() {
-  for service in "${started[@]}"; do scripts/dev-services stop "$service" >/dev/null || true; done
-}
-trap cleanup EXIT
+. scripts/services.sh
+use_services test
+trap stop_started_services EXIT
 
-export CHAT_TEST_DATABASE_URL=postgresql://chat:chat@127.0.0.1:5432/chat
-export CHAT_TEST_KAFKA_BROKERS=127.0.0.1:9092
-export CHAT_REQUIRE_SERVICES=1
 export CHAT_REQUIRE_NETNS=1
 export CHAT_ENGINE_BIN=$PWD/$build_dir/chat-engine
 logs=$(mktemp -d)
