@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make test-asan` / `make test-tsan`: the unit tests (each fuzz corpus replay among them) beside
-# the single-node end-to-end suite, against a sanitized build; with CLUSTER=1, then the cluster
-# suite over the services of scripts/dev-services (started, and stopped at the end, when not
-# running). The first sanitizer report stops the process that made it (halt_on_error), and every
+# the single-node end-to-end suite, against a sanitized build. With CLUSTER=1 the services of
+# scripts/dev-services are used too (started first, and stopped at the end, when not running):
+# the unit tests of the PostgreSQL store and the Kafka bus run against them, and then the
+# cluster suite. The first sanitizer report stops the process that made it (halt_on_error), and every
 # report is also written under a log directory: the run fails when that directory holds any,
 # even when the test around it passed (a report at a server's exit, a leak).
 #
@@ -24,6 +25,10 @@ export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_pat
 export TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp:log_path=$reports/tsan
 export CHAT_ENGINE_BIN=$PWD/$build_dir/chat-engine
 export CHAT_SANITIZED=$build_dir  # the e2e tests skip memory bounds and descriptor exhaustion
+if [ "${CLUSTER:-}" = 1 ]; then
+  . scripts/services.sh
+  use_services test-sanitized
+fi
 
 (cd "$build_dir" && ctest --output-on-failure -j "$jobs") >"$logs/unit.log" 2>&1 &
 unit=$!
@@ -38,8 +43,6 @@ echo "=== end-to-end, one node"; tail -n 5 "$logs/e2e.log"
 
 cluster_status=0
 if [ "${CLUSTER:-}" = 1 ]; then
-  . scripts/services.sh
-  use_services test-sanitized
   echo "=== end-to-end, cluster"
   .venv/bin/python -m pytest tests/e2e/cluster -q
   cluster_status=$?
