@@ -4,12 +4,16 @@
 // that one commit covers whatever accumulated while the previous one was being made durable
 // (group commit). Shared by store/rocksdb and store/postgres.
 //
+// With a `tick`, the thread also wakes after that long without a job and hands the store an empty
+// batch, so that work a store defers (RocksStore's last_seen writes) is done while no job comes.
+//
 // Owned by its writer, as the writer's last member (its thread starts in the constructor and may
 // use everything declared before it). Thread-safe; drain() is idempotent but must not be called
 // from the batch handler (it joins the thread).
 #include <pthread.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -32,10 +36,11 @@ class BatchingQueue {
   using Refusal = std::function<void(Job&)>;
 
   BatchingQueue(std::size_t max_batch, std::string thread_name, BatchHandler run_batch,
-                Refusal refuse)
+                Refusal refuse, std::chrono::milliseconds tick = {})
       : max_batch_(std::max<std::size_t>(max_batch, 1)),
         run_batch_(std::move(run_batch)),
         refuse_(std::move(refuse)),
+        tick_(tick),
         thread_([this, name = std::move(thread_name)] {
           pthread_setname_np(pthread_self(), name.c_str());  // visible in top -H, perf, gdb
           run();
@@ -74,8 +79,13 @@ class BatchingQueue {
     for (;;) {
       {
         std::unique_lock lock(mu_);
-        wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-        if (queue_.empty()) return;  // stopping, and everything accepted has been answered
+        const auto ready = [this] { return !queue_.empty() || stopping_; };
+        if (tick_.count() > 0) {
+          wake_.wait_for(lock, tick_, ready);
+        } else {
+          wake_.wait(lock, ready);
+        }
+        if (queue_.empty() && stopping_) return;  // everything accepted has been answered
         const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), max_batch_));
         batch.assign(std::make_move_iterator(queue_.begin()),
                      std::make_move_iterator(queue_.begin() + n));
@@ -93,6 +103,7 @@ class BatchingQueue {
   const std::size_t max_batch_;
   const BatchHandler run_batch_;
   const Refusal refuse_;
+  const std::chrono::milliseconds tick_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<Job> queue_;  // guarded by mu_

@@ -131,7 +131,14 @@ Result<User> RocksStore::get_user(std::string_view username) {
   if (!s.ok()) return failure("reading user " + std::string(username), s);
   std::optional<rocks::keys::UserRecord> user = rocks::keys::decode_user(value);
   if (!user) return make_error(Errc::internal, "rocksdb: a malformed user record");
-  return User{std::string(username), user->created_at, user->last_seen};
+  return with_pending_last_seen(User{std::string(username), user->created_at, user->last_seen});
+}
+
+User RocksStore::with_pending_last_seen(User user) {
+  if (std::optional<int64_t> pending = writer_->pending_last_seen(user.username)) {
+    user.last_seen = std::max(user.last_seen.value_or(*pending), *pending);
+  }
+  return user;
 }
 
 Result<UserPage> RocksStore::list_users(std::string_view after, int limit) {
@@ -153,8 +160,8 @@ Result<UserPage> RocksStore::list_users(std::string_view after, int limit) {
     std::optional<rocks::keys::UserRecord> user =
         rocks::keys::decode_user(it->value().ToStringView());
     if (!user) return make_error(Errc::internal, "rocksdb: a malformed user record");
-    page.users.push_back(
-        User{std::string(it->key().ToStringView().substr(1)), user->created_at, user->last_seen});
+    page.users.push_back(with_pending_last_seen(
+        User{std::string(it->key().ToStringView().substr(1)), user->created_at, user->last_seen}));
   }
   if (!it->status().ok()) return failure("listing users", it->status());
   return page;

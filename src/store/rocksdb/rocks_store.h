@@ -97,6 +97,8 @@ class RocksStore final : public Store {
 
  private:
   RocksStore(std::unique_ptr<rocks::Database> db, std::unique_ptr<rocks::Writer> writer);
+  // `user` as read, with a newer last_seen the writer holds and has not written yet.
+  User with_pending_last_seen(User user);
 
   std::unique_ptr<rocks::Database> db_;
   std::unique_ptr<rocks::Writer> writer_;

@@ -31,7 +31,7 @@ Writer::Writer(Database& db, const RocksOptions& options)
       send_key_cache_(options.send_key_cache),
       queue_(
           options.max_batch, "chat-writer", [this](std::vector<Job>& batch) { run_batch(batch); },
-          [](Job& job) { fail_job(job, shut_down()); }) {}
+          [](Job& job) { fail_job(job, shut_down()); }, kTouchInterval) {}
 
 Writer::~Writer() { drain(); }
 
@@ -48,10 +48,27 @@ void Writer::delete_user(std::string username, Callback<Ok> done) {
 }
 
 void Writer::touch_last_seen(std::string username, int64_t now_ms) {
-  queue_.submit(TouchJob{std::move(username), now_ms, std::nullopt});
+  std::lock_guard lock(touches_mu_);
+  int64_t& last_seen = touches_[std::move(username)];
+  last_seen = std::max(last_seen, now_ms);
 }
 
-void Writer::drain() { queue_.drain(); }
+std::optional<int64_t> Writer::pending_last_seen(const std::string& username) {
+  std::lock_guard lock(touches_mu_);
+  auto it = touches_.find(username);
+  if (it == touches_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Writer::drain() {
+  queue_.drain();
+  std::call_once(last_touches_, [this] {
+    // The writer thread has stopped: write what is still pending from here.
+    next_touches_ = {};
+    std::vector<Job> none;
+    run_batch(none);
+  });
+}
 
 Status Writer::load() {
   users_.clear();
@@ -87,6 +104,13 @@ Status Writer::load() {
 }
 
 void Writer::run_batch(std::vector<Job>& batch) {
+  Touches touches;
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_touches_) {
+    std::lock_guard lock(touches_mu_);
+    touches = touches_;
+  }
+  if (batch.empty() && (touches.empty() || needs_reopen_)) return;  // a job will try the reopen
   if (needs_reopen_) {
     // The previous commit failed and RocksDB stopped writing. Reopening (rather than Resume(),
     // which refuses after a failed WAL sync) also drops that commit's unsynced bytes.
@@ -108,6 +132,7 @@ void Writer::run_batch(std::vector<Job>& batch) {
   for (Job& job : batch) {
     std::visit([this](auto& j) { j.result = apply(j); }, job);
   }
+  apply_touches(touches);
   flush_puts();
 
   if (batch_.Count() > 0) {
@@ -123,6 +148,10 @@ void Writer::run_batch(std::vector<Job>& batch) {
   }
   next_message_ = batch_next_message_;
   commit(overlay_);
+  if (!touches.empty()) {
+    forget_touches(touches);
+    next_touches_ = now + kTouchInterval;
+  }
   for (Job& job : batch) answer_job(job);
 }
 
@@ -333,16 +362,26 @@ Status Writer::forget_messages_of(const std::string& name) {
   return Ok{};
 }
 
-Status Writer::apply(const TouchJob& job) {
-  // A missing user is not an error: they may have been deleted while connected.
-  const UserState* user = find_user(job.username);
-  if (user == nullptr) return Ok{};
-  UserState touched = *user;
-  touched.last_seen = job.now_ms;
-  put(keys::user(job.username),
-      keys::encode(keys::UserRecord{touched.created_at, touched.last_seen}));
-  overlay_.users[job.username] = touched;
-  return Ok{};
+void Writer::apply_touches(const Touches& touches) {
+  for (const auto& [username, now_ms] : touches) {
+    // A missing user is not an error: they may have been deleted while connected.
+    const UserState* user = find_user(username);
+    if (user == nullptr) continue;
+    UserState touched = *user;
+    touched.last_seen = now_ms;
+    put(keys::user(username), keys::encode(keys::UserRecord{touched.created_at, touched.last_seen}));
+    overlay_.users[username] = touched;
+  }
+}
+
+void Writer::forget_touches(const Touches& written) {
+  std::lock_guard lock(touches_mu_);
+  for (const auto& [username, now_ms] : written) {
+    // Unless a newer touch came meanwhile, which the next write takes.
+    if (auto it = touches_.find(username); it != touches_.end() && it->second == now_ms) {
+      touches_.erase(it);
+    }
+  }
 }
 
 }  // namespace chat::store::rocks

@@ -3,9 +3,11 @@
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -32,6 +34,13 @@ namespace chat::store::rocks {
 // overlay of these, which is folded in only once the batch is durable, so that a failed batch
 // leaves them as they were.
 //
+// last_seen is not a job: touch_last_seen keeps the newest time per user in memory, and the writer
+// writes what is pending at most once per kTouchInterval, in whatever batch runs then (the queue
+// wakes it when none does), and at drain(). A connect or a disconnect thus costs the writer no
+// commit of its own, and a user who comes and goes within the interval is written once. Readers
+// see pending times at once (pending_last_seen); a crash loses at most the last interval's.
+//
+
 // Thread-safe; drain() is idempotent but must not be called from a callback.
 class Writer {
  public:
@@ -47,17 +56,17 @@ class Writer {
   void create_user(std::string username, int64_t now_ms, Callback<User> done);
   void delete_user(std::string username, Callback<Ok> done);
   void touch_last_seen(std::string username, int64_t now_ms);
+  // A last_seen given to touch_last_seen and not written yet, if any.
+  std::optional<int64_t> pending_last_seen(const std::string& username);
+
+  static constexpr std::chrono::milliseconds kTouchInterval{1000};
 
   void drain();
   uint64_t commits() const { return commits_.load(); }
 
  private:
-  struct TouchJob {
-    std::string username;
-    int64_t now_ms;
-    std::optional<Status> result;
-  };
-  using Job = std::variant<AppendJob, CreateUserJob, DeleteUserJob, TouchJob>;
+  using Job = std::variant<AppendJob, CreateUserJob, DeleteUserJob>;
+  using Touches = std::unordered_map<std::string, int64_t>;  // username -> last_seen
 
   struct UserState {
     int64_t created_at = 0;
@@ -84,7 +93,8 @@ class Writer {
   Result<SendResult> apply(const AppendJob& job);
   Result<User> apply(const CreateUserJob& job);
   Status apply(const DeleteUserJob& job);
-  Status apply(const TouchJob& job);
+  void apply_touches(const Touches& touches);
+  void forget_touches(const Touches& written);
 
   const UserState* find_user(const std::string& name) const;
   Result<uint64_t> head(const std::string& owner);
@@ -115,6 +125,11 @@ class Writer {
   // delete and before the write: sorted, they cost the memtable's skiplist far less to insert.
   std::vector<std::pair<std::string, std::string>> puts_;
   rocksdb::WriteBatch batch_;
+  std::chrono::steady_clock::time_point next_touches_{};  // when pending touches are written
+
+  std::mutex touches_mu_;
+  Touches touches_;  // guarded by touches_mu_; an entry leaves once it is durable
+  std::once_flag last_touches_;  // drain()'s
 
   BatchingQueue<Job> queue_;  // last: its thread starts once everything above exists
 };

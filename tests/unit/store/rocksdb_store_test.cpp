@@ -4,17 +4,21 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "store/rocksdb/keys.h"
 #include "store/rocksdb/rocks_store.h"
+#include "store/rocksdb/writer.h"
 #include "unit/store/store_test_util.h"
 
 namespace chat::store {
@@ -43,6 +47,19 @@ class RocksStoreTest : public ::testing::Test {
     int n = 0;
     for (it->Seek(std::string(1, table)); it->Valid() && it->key()[0] == table; it->Next()) ++n;
     return n;
+  }
+
+  // A user's last_seen as the database holds it, read beside the open store (a read-only
+  // instance), not through the store's view of what is still pending.
+  std::optional<int64_t> last_seen_on_disk(const std::string& name) {
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(rocksdb::Options(), path_, &raw);
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string value;
+    s = db->Get(rocksdb::ReadOptions(), rocks::keys::user(name), &value);
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+    return rocks::keys::decode_user(value).value().last_seen;
   }
 
   testing::TempDir dir_;
@@ -78,6 +95,24 @@ TEST_F(RocksStoreTest, ReopeningKeepsUsersInboxesAndIdempotencyKeys) {
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->sender_seq, 2u);
   EXPECT_TRUE(create_user(*store, "alice").error().code == Errc::conflict);
+}
+
+TEST_F(RocksStoreTest, LastSeenIsReadAtOnceAndWrittenWithinAnIntervalWithNoOtherWrite) {
+  std::unique_ptr<RocksStore> store = open();
+  ASSERT_TRUE(create_user(*store, "bob", 100).ok());
+  for (int64_t t = 1; t <= 1000; ++t) store->touch_last_seen("bob", t);
+  store->touch_last_seen("bob", 500);  // an older time never replaces a newer one
+  EXPECT_EQ(store->get_user("bob")->last_seen, 1000);
+  EXPECT_EQ(store->list_users("", 10)->users.at(0).last_seen, 1000);
+
+  // Nothing else is queued: the writer's own wake-up writes it, within about kTouchInterval.
+  const auto deadline = std::chrono::steady_clock::now() + 10 * rocks::Writer::kTouchInterval;
+  std::optional<int64_t> on_disk;
+  while ((on_disk = last_seen_on_disk("bob")) != 1000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(on_disk, 1000);
+  EXPECT_EQ(store->get_user("bob")->created_at, 100);
 }
 
 TEST_F(RocksStoreTest, HeadsAreReloadedAfterReopening) {
