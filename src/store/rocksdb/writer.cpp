@@ -63,10 +63,10 @@ std::optional<int64_t> Writer::pending_last_seen(const std::string& username) {
 void Writer::drain() {
   queue_.drain();
   std::call_once(last_touches_, [this] {
-    // The writer thread has stopped: write what is still pending from here.
-    next_touches_ = {};
+    // The writer thread has stopped: write all that is still pending from here.
     std::vector<Job> none;
-    run_batch(none);
+    while (write_batch(none, true)) {
+    }
   });
 }
 
@@ -104,13 +104,24 @@ Status Writer::load() {
 }
 
 void Writer::run_batch(std::vector<Job>& batch) {
+  // The jobs with a first share of the last_seen times due, then the rest of those a share per
+  // commit, so that what a batch holds in memory does not grow with the users who came and went.
+  const bool touches_due = std::chrono::steady_clock::now() >= next_touches_;
+  bool more = write_batch(batch, touches_due);
+  std::vector<Job> none;
+  for (int share = 1; more && share < kTouchSharesPerRun; ++share) more = write_batch(none, true);
+}
+
+bool Writer::write_batch(std::vector<Job>& batch, bool with_touches) {
   Touches touches;
-  const auto now = std::chrono::steady_clock::now();
-  if (now >= next_touches_) {
+  if (with_touches) {
     std::lock_guard lock(touches_mu_);
-    touches = touches_;
+    for (auto it = touches_.begin(); it != touches_.end() && touches.size() < kTouchesPerCommit;
+         ++it) {
+      touches.insert(*it);
+    }
   }
-  if (batch.empty() && (touches.empty() || needs_reopen_)) return;  // a job will try the reopen
+  if (batch.empty() && (touches.empty() || needs_reopen_)) return false;  // a job will reopen
   if (needs_reopen_) {
     // The previous commit failed and RocksDB stopped writing. Reopening (rather than Resume(),
     // which refuses after a failed WAL sync) also drops that commit's unsynced bytes.
@@ -119,7 +130,7 @@ void Writer::run_batch(std::vector<Job>& batch) {
     if (!s.ok()) {
       log::warn("rocksdb store: still cannot reopen the database: ", s.error().message);
       for (Job& job : batch) fail_job(job, s.error());
-      return;
+      return false;
     }
     log::info("rocksdb store: the database is open again");
     needs_reopen_ = false;
@@ -142,17 +153,19 @@ void Writer::run_batch(std::vector<Job>& batch) {
       needs_reopen_ = true;
       const Error failed = failure("commit", s);
       for (Job& job : batch) fail_job(job, failed);
-      return;
+      return false;
     }
     commits_.fetch_add(1);
   }
   next_message_ = batch_next_message_;
   commit(overlay_);
+  const bool more = touches.size() == kTouchesPerCommit;
   if (!touches.empty()) {
     forget_touches(touches);
-    next_touches_ = now + kTouchInterval;
+    if (!more) next_touches_ = std::chrono::steady_clock::now() + kTouchInterval;
   }
   for (Job& job : batch) answer_job(job);
+  return more;
 }
 
 void Writer::commit(Overlay& overlay) {

@@ -36,7 +36,7 @@ namespace chat::store::rocks {
 //
 // last_seen is not a job: touch_last_seen keeps the newest time per user in memory, and the writer
 // writes what is pending at most once per kTouchInterval, in whatever batch runs then (the queue
-// wakes it when none does), and at drain(). A connect or a disconnect thus costs the writer no
+// wakes it when none does; kTouchesPerCommit a commit), and at drain(). A connect or a disconnect thus costs the writer no
 // commit of its own, and a user who comes and goes within the interval is written once. Readers
 // see pending times at once (pending_last_seen); a crash loses at most the last interval's.
 //
@@ -60,6 +60,10 @@ class Writer {
   std::optional<int64_t> pending_last_seen(const std::string& username);
 
   static constexpr std::chrono::milliseconds kTouchInterval{1000};
+  // At most this many last_seen times go into one commit, and a run of the writer makes at most
+  // kTouchSharesPerRun such commits; what is left waits for the next run.
+  static constexpr std::size_t kTouchesPerCommit = 256;
+  static constexpr int kTouchSharesPerRun = 64;
 
   void drain();
   uint64_t commits() const { return commits_.load(); }
@@ -88,6 +92,9 @@ class Writer {
   };
 
   void run_batch(std::vector<Job>& batch);
+  // One commit: the jobs, and pending last_seen times when `with_touches`. Returns whether more
+  // times are due than this commit took.
+  bool write_batch(std::vector<Job>& batch, bool with_touches);
   void commit(Overlay& overlay);
 
   Result<SendResult> apply(const AppendJob& job);

@@ -115,6 +115,17 @@ TEST_F(RocksStoreTest, LastSeenIsReadAtOnceAndWrittenWithinAnIntervalWithNoOther
   EXPECT_EQ(store->get_user("bob")->created_at, 100);
 }
 
+TEST_F(RocksStoreTest, LastSeenOfMoreUsersThanOneCommitTakesIsAllWrittenByADrain) {
+  const int users = 3 * static_cast<int>(rocks::Writer::kTouchesPerCommit) + 7;
+  {
+    std::unique_ptr<RocksStore> store = open();
+    for (int i = 0; i < users; ++i) ASSERT_TRUE(create_user(*store, sender_name(i)).ok());
+    for (int i = 0; i < users; ++i) store->touch_last_seen(sender_name(i), 1000 + i);
+  }
+  std::unique_ptr<RocksStore> store = open();
+  for (int i = 0; i < users; ++i) EXPECT_EQ(store->get_user(sender_name(i))->last_seen, 1000 + i);
+}
+
 TEST_F(RocksStoreTest, HeadsAreReloadedAfterReopening) {
   {
     std::unique_ptr<RocksStore> store = open();
