@@ -1,6 +1,10 @@
 #include "server/metrics.h"
 
 #include <cstdio>
+#include <iterator>
+#include <string_view>
+
+#include "server/error_mapping.h"
 
 namespace chat::server {
 namespace {
@@ -11,6 +15,11 @@ constexpr auth::JwtFailure kJwtFailures[] = {
     auth::JwtFailure::missing_exp,       auth::JwtFailure::expired,
     auth::JwtFailure::not_yet_valid,     auth::JwtFailure::missing_identity,
     auth::JwtFailure::critical_extension};
+
+// The codes of a WebSocket `error` event (server/error_mapping.h), as chat_sends_failed_total's
+// labels.
+constexpr std::string_view kWsErrorCodes[] = {"bad_request", "unknown_recipient", "rate_limited",
+                                              "unavailable", "forbidden",         "internal"};
 
 void line(std::string& out, const char* name, const std::string& labels, double value) {
   char buf[64];
@@ -57,6 +66,13 @@ void Metrics::auth_failure(auth::JwtFailure reason) {
 
 void Metrics::auth_failure(AuthRefusal reason) {
   other_failures_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::send_failed(Errc code) {
+  static_assert(std::size(kWsErrorCodes) == Metrics::kSendFailureCodes);
+  const std::string_view wire = ws_error_code(code);
+  for (std::size_t i = 0; i < std::size(kWsErrorCodes); ++i)
+    if (kWsErrorCodes[i] == wire) send_failures_[i].fetch_add(1, std::memory_order_relaxed);
 }
 
 std::string Metrics::render(const bus::BusStats& bus) const {
@@ -108,6 +124,12 @@ std::string Metrics::render(const bus::BusStats& bus) const {
        static_cast<double>(other_failures_[0].load()));
   line(out, "chat_auth_failures_total", "{reason=\"unknown_user\"}",
        static_cast<double>(other_failures_[1].load()));
+  header(out, "chat_sends_failed_total", "counter",
+         "Well-formed sends answered with an error instead of sent, by the error's code.");
+  for (std::size_t i = 0; i < std::size(kWsErrorCodes); ++i)
+    line(out, "chat_sends_failed_total",
+         std::string("{code=\"") + std::string(kWsErrorCodes[i]) + "\"}",
+         static_cast<double>(send_failures_[i].load()));
   header(out, "chat_accept_to_durable_seconds", "histogram",
          "Time from accepting a send to its durable commit.");
   accept_to_durable.render(out, "chat_accept_to_durable_seconds");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "auth/jwt.h"
+#include "base/error.h"
 #include "bus/bus.h"
 
 namespace chat::server {
@@ -46,9 +47,14 @@ class Metrics {
 
   void auth_failure(auth::JwtFailure reason);
   void auth_failure(AuthRefusal reason);
+  // A well-formed send answered with an `error` instead of `sent`; counted by the error's code on
+  // the wire, so that a failing store shows as `unavailable`.
+  void send_failed(Errc code);
   std::string render(const bus::BusStats& bus) const;
 
  private:
+  static constexpr std::size_t kSendFailureCodes = 6;
+  std::array<std::atomic<uint64_t>, kSendFailureCodes> send_failures_{};
   static constexpr std::size_t kJwtFailureKinds = 9;
   std::array<std::atomic<uint64_t>, kJwtFailureKinds> jwt_failures_{};
   std::array<std::atomic<uint64_t>, 2> other_failures_{};

@@ -170,11 +170,11 @@ void WsSession::handle_text(std::string_view text) {
 
 void WsSession::handle(protocol::SendFrame frame) {
   if (shutting_down_) {
-    reply_error(frame.id, Errc::unavailable, "the server is shutting down; retry on another node");
+    refuse_send(frame.id, Errc::unavailable, "the server is shutting down; retry on another node");
     return;
   }
   if (!bucket_.try_take(now_seconds())) {
-    reply_error(frame.id, Errc::rate_limited, "too many sends; slow down and retry");
+    refuse_send(frame.id, Errc::rate_limited, "too many sends; slow down and retry");
     return;
   }
   ++inflight_sends_;
@@ -207,11 +207,16 @@ void WsSession::on_send_done(const std::string& client_id, Result<store::SendRes
   if (result.ok()) {
     reply(protocol::encode_sent(client_id, result->msg_id, result->sender_seq, result->ts));
   } else {
-    reply_error(client_id, result.error().code, result.error().message);
+    refuse_send(client_id, result.error().code, result.error().message);
   }
   if (shutting_down_ && inflight_sends_ == 0)
     begin_close(static_cast<uint16_t>(websocket::close_code::going_away), "server shutting down",
                 true);
+}
+
+void WsSession::refuse_send(std::string_view client_id, Errc code, std::string_view message) {
+  ctx_.metrics.send_failed(code);
+  reply_error(client_id, code, message);
 }
 
 void WsSession::handle(const protocol::SyncFrame& frame) {

@@ -73,6 +73,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   void handle(const protocol::RefreshFrame& frame);
   void handle(const protocol::PingFrame& frame);
   void on_send_done(const std::string& client_id, Result<store::SendResult> result);
+  // Answers a well-formed send with an error instead of `sent`, and counts it.
+  void refuse_send(std::string_view client_id, Errc code, std::string_view message);
   void on_entry(uint64_t seq, core::OutboundQueue::Frame frame);
   // Sends the entries after the cursor up to `upto` from the store, within a bounded batch.
   void fill_from_store(uint64_t upto);

@@ -12,7 +12,7 @@ import pytest
 import requests
 from websockets.exceptions import InvalidStatus
 
-from conftest import ASYNC_TEST_TIMEOUT, BINARY, SANITIZED, close_all, http, open_ws, refused_status, wait_until
+from conftest import ASYNC_TEST_TIMEOUT, BINARY, SANITIZED, close_all, http, metric, open_ws, refused_status, wait_until
 
 FAST = ["--send-rate", "100000", "--send-burst", "100000"]
 
@@ -357,6 +357,7 @@ async def test_a_send_the_store_cannot_commit_gets_unavailable_and_a_retry_succe
     sa = await s.connect(a_token)
     rb = await s.connect(b_token)
 
+    failed_before = metric(s.metrics(), "chat_sends_failed_total", code="unavailable")
     fault.touch()
     try:
         await sa.send_message("f1", b, "held back")
@@ -364,6 +365,8 @@ async def test_a_send_the_store_cannot_commit_gets_unavailable_and_a_retry_succe
         assert error["id"] == "f1"
     finally:
         fault.unlink()
+    assert metric(s.metrics(), "chat_sends_failed_total", code="unavailable") == failed_before + 1, \
+        "a send the store could not commit is counted as failed"
 
     await sa.send_message("f1", b, "held back")
     sent = await sa.sent("f1", timeout=10)

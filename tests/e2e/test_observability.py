@@ -68,6 +68,41 @@ async def test_metrics_move_with_connections_messages_and_auth_failures(start_se
                      what="chat_connections back to its starting value")
 
 
+async def test_refused_sends_are_counted_by_their_error_code(start_server):
+    # chat_sends_failed_total{code}: one series per WebSocket error code from the start, and each
+    # well-formed send answered with an error instead of `sent` counts once under its code.
+    s = start_server(args=["--send-rate", "1", "--send-burst", "2"])
+    codes = ["bad_request", "unknown_recipient", "rate_limited", "unavailable", "forbidden", "internal"]
+    before = s.metrics()
+    for code in codes:
+        assert ("chat_sends_failed_total", frozenset({("code", code)})) in before, code
+    a, a_token = s.new_user("refused")
+    b, _ = s.new_user("refused")
+    sa = await s.connect(a_token)
+
+    await sa.send_message("to-nobody", "no-such-user-anywhere", "lost?")
+    await sa.expect_error("unknown_recipient", "to-nobody")
+    n = 4  # the bucket holds one more token, and refills one a second: most of these are refused
+    for i in range(n):
+        await sa.send_message(f"burst-{i}", b, f"burst {i}")
+    outcomes = [
+        await sa.expect_any([("sent", lambda f, i=i: f.get("id") == f"burst-{i}"),
+                             ("error", lambda f, i=i: f.get("id") == f"burst-{i}")])
+        for i in range(n)
+    ]
+    refused = [o for o in outcomes if o["type"] == "error"]
+    assert refused and all(o["code"] == "rate_limited" for o in refused), outcomes
+
+    after = s.metrics()
+    expected = {"unknown_recipient": 1, "rate_limited": len(refused)}
+    for code in codes:
+        assert metric(after, "chat_sends_failed_total", code=code) == \
+            metric(before, "chat_sends_failed_total", code=code) + expected.get(code, 0), code
+    assert metric(after, "chat_messages_accepted_total") == \
+        metric(before, "chat_messages_accepted_total") + n - len(refused)
+    await close_all(sa)
+
+
 async def test_logs_never_contain_tokens_or_the_secret(start_server):
     s = start_server(args=["--log-level", "debug"])
     a, a_token = s.new_user("log")
