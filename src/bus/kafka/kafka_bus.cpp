@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string_view>
 #include <thread>
@@ -273,6 +276,11 @@ struct KafkaBus::Impl {
   rd_kafka_t* producer = nullptr;  // guarded by clients_mutex (written by the bus thread)
   rd_kafka_t* consumer = nullptr;  // bus thread
 
+  // The consumer's broker sockets (librdkafka opens and closes them through our callbacks), so that a
+  // recovery can cut them: see cut_consumer_connections().
+  std::mutex consumer_sockets_mutex;
+  std::set<int> consumer_sockets;  // guarded by consumer_sockets_mutex
+
   std::atomic<uint64_t> published{0};
   std::atomic<uint64_t> consumed{0};
   std::atomic<uint64_t> publish_failures{0};
@@ -356,6 +364,14 @@ struct KafkaBus::Impl {
     rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t* rk, int err, const char* reason, void* self) {
       static_cast<Impl*>(self)->on_client_error(rk, static_cast<rd_kafka_resp_err_t>(err), reason);
     });
+    if (type == RD_KAFKA_CONSUMER) {
+      rd_kafka_conf_set_socket_cb(conf, [](int domain, int type, int protocol, void* self) {
+        return static_cast<Impl*>(self)->open_consumer_socket(domain, type, protocol);
+      });
+      rd_kafka_conf_set_closesocket_cb(conf, [](int fd, void* self) {
+        return static_cast<Impl*>(self)->close_consumer_socket(fd);
+      });
+    }
     if (type == RD_KAFKA_PRODUCER) {
       rd_kafka_conf_set_dr_msg_cb(conf,
                                   [](rd_kafka_t*, const rd_kafka_message_t* message, void* self) {
@@ -369,6 +385,33 @@ struct KafkaBus::Impl {
       error = errstr;
     }
     return rk;
+  }
+
+  // librdkafka's own way of opening a socket, remembering it.
+  int open_consumer_socket(int domain, int type, int protocol) {
+    std::lock_guard lock(consumer_sockets_mutex);
+    const int fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
+    if (fd >= 0) consumer_sockets.insert(fd);
+    return fd;
+  }
+
+  int close_consumer_socket(int fd) {
+    std::lock_guard lock(consumer_sockets_mutex);  // no cut may reach the descriptor once closed
+    consumer_sockets.erase(fd);
+    return ::close(fd);
+  }
+
+  // After an outage, the consumer's connection may have survived it with a fetch in flight whose
+  // answer was lost in the cut: librdkafka keeps one fetch in flight per broker and waits for
+  // it, and the broker's TCP resends the answer only when its back-off, grown during the
+  // outage, runs out (tens of seconds). Shutting the sockets down makes librdkafka reconnect and
+  // fetch again at once. (It opens its sockets itself, so this is the only way to reach them.)
+  void cut_consumer_connections() {
+    std::lock_guard lock(consumer_sockets_mutex);
+    for (const int fd : consumer_sockets) ::shutdown(fd, SHUT_RDWR);
+    if (!consumer_sockets.empty())
+      log::info("kafka: reconnecting the consumer (", consumer_sockets.size(),
+                " connection(s)), so that no fetch lost in the outage holds it up");
   }
 
   // Waits up to `timeout` for what is queued, then drops the rest (counted by its reports).
@@ -785,6 +828,7 @@ struct KafkaBus::Impl {
     contact_lost = topic_missing = false;
     update_health();
     log::info("kafka: the cluster and topic ", topic, " are back");
+    cut_consumer_connections();
     if (!on_recovered) return;
     try {
       on_recovered();
