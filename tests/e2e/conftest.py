@@ -642,11 +642,15 @@ class Client:
         assert isinstance(err.get("message"), str)
         return err
 
-    async def sent(self, cid: str, timeout: float = 5.0) -> dict:
-        """The `sent` acknowledgement for client id `cid` (fails on an error for that id)."""
-        frame = await self.expect_any(
+    async def outcome(self, cid: str, timeout: float = 5.0) -> dict:
+        """What answered the send with client id `cid`: its `sent` or its `error` frame."""
+        return await self.expect_any(
             [("sent", lambda f: f.get("id") == cid), ("error", lambda f: f.get("id") == cid)], timeout
         )
+
+    async def sent(self, cid: str, timeout: float = 5.0) -> dict:
+        """The `sent` acknowledgement for client id `cid` (fails on an error for that id)."""
+        frame = await self.outcome(cid, timeout)
         assert frame["type"] == "sent", f"send {cid} was refused: {frame}"
         return frame
 

@@ -469,8 +469,7 @@ async def test_a_full_disk_answers_unavailable_serves_reads_and_recovers_once_sp
     outcomes = {}
 
     async def outcome(cid):
-        outcomes[cid] = await sa.expect_any([("sent", lambda f: f["id"] == cid),
-                                             ("error", lambda f: f["id"] == cid)], timeout=30)
+        outcomes[cid] = await sa.outcome(cid, timeout=30)
         return outcomes[cid]
 
     # RocksDB gives back a log's unused preallocated space when the store reopens the database

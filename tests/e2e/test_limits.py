@@ -51,11 +51,7 @@ async def test_send_rate_limit_refuses_with_rate_limited_then_recovers(start_ser
     n = 12
     for i in range(n):  # far faster than 2/s: the bucket of 3 runs dry
         await client.send_message(f"r{i}", b, f"burst {i}")
-    outcomes = [
-        await client.expect_any([("sent", lambda f, i=i: f.get("id") == f"r{i}"),
-                                 ("error", lambda f, i=i: f.get("id") == f"r{i}")])
-        for i in range(n)
-    ]
+    outcomes = [await client.outcome(f"r{i}") for i in range(n)]
     accepted = [o for o in outcomes if o["type"] == "sent"]
     refused = [o for o in outcomes if o["type"] == "error"]
     assert all(o["code"] == "rate_limited" for o in refused), refused
@@ -68,8 +64,7 @@ async def test_send_rate_limit_refuses_with_rate_limited_then_recovers(start_ser
     deadline = time.monotonic() + 10
     while True:
         await client.send_message(retry_id, b, "retried")
-        outcome = await client.expect_any([("sent", lambda f: f.get("id") == retry_id),
-                                           ("error", lambda f: f.get("id") == retry_id)])
+        outcome = await client.outcome(retry_id)
         if outcome["type"] == "sent":
             break
         assert outcome["code"] == "rate_limited", outcome
@@ -90,11 +85,7 @@ async def test_default_send_rate_refuses_past_a_burst_of_100(server):
     n = 160
     for i in range(n):
         await client.send_message(f"d{i}", a, "x")
-    outcomes = [
-        await client.expect_any([("sent", lambda f, i=i: f.get("id") == f"d{i}"),
-                                 ("error", lambda f, i=i: f.get("id") == f"d{i}")], timeout=15)
-        for i in range(n)
-    ]
+    outcomes = [await client.outcome(f"d{i}", timeout=15) for i in range(n)]
     accepted = sum(o["type"] == "sent" for o in outcomes)
     assert all(o["code"] == "rate_limited" for o in outcomes if o["type"] == "error")
     assert 100 <= accepted < n, accepted
