@@ -9,9 +9,10 @@
 namespace chat::server {
 
 boost::beast::http::status http_status(Errc code);
-// The `code` of a WebSocket error event: bad_request|unknown_recipient|rate_limited|unavailable|
-// forbidden|internal.
+// The `code` of a WebSocket error event: one of kWsErrorCodes.
 std::string_view ws_error_code(Errc code);
+inline constexpr std::string_view kWsErrorCodes[] = {
+    "bad_request", "unknown_recipient", "rate_limited", "unavailable", "forbidden", "internal"};
 
 // WebSocket close codes the engine uses besides the RFC 6455 ones.
 inline constexpr unsigned short kCloseTokenExpired = 4001;

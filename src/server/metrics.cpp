@@ -2,9 +2,6 @@
 
 #include <cstdio>
 #include <iterator>
-#include <string_view>
-
-#include "server/error_mapping.h"
 
 namespace chat::server {
 namespace {
@@ -15,11 +12,6 @@ constexpr auth::JwtFailure kJwtFailures[] = {
     auth::JwtFailure::missing_exp,       auth::JwtFailure::expired,
     auth::JwtFailure::not_yet_valid,     auth::JwtFailure::missing_identity,
     auth::JwtFailure::critical_extension};
-
-// The codes of a WebSocket `error` event (server/error_mapping.h), as chat_sends_failed_total's
-// labels.
-constexpr std::string_view kWsErrorCodes[] = {"bad_request", "unknown_recipient", "rate_limited",
-                                              "unavailable", "forbidden",         "internal"};
 
 void line(std::string& out, const char* name, const std::string& labels, double value) {
   char buf[64];
@@ -69,7 +61,6 @@ void Metrics::auth_failure(AuthRefusal reason) {
 }
 
 void Metrics::send_failed(Errc code) {
-  static_assert(std::size(kWsErrorCodes) == Metrics::kSendFailureCodes);
   const std::string_view wire = ws_error_code(code);
   for (std::size_t i = 0; i < std::size(kWsErrorCodes); ++i)
     if (kWsErrorCodes[i] == wire) send_failures_[i].fetch_add(1, std::memory_order_relaxed);

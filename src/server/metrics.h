@@ -4,11 +4,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "auth/jwt.h"
 #include "base/error.h"
 #include "bus/bus.h"
+#include "server/error_mapping.h"
 
 namespace chat::server {
 
@@ -53,8 +55,7 @@ class Metrics {
   std::string render(const bus::BusStats& bus) const;
 
  private:
-  static constexpr std::size_t kSendFailureCodes = 6;
-  std::array<std::atomic<uint64_t>, kSendFailureCodes> send_failures_{};
+  std::array<std::atomic<uint64_t>, std::size(kWsErrorCodes)> send_failures_{};  // by its index
   static constexpr std::size_t kJwtFailureKinds = 9;
   std::array<std::atomic<uint64_t>, kJwtFailureKinds> jwt_failures_{};
   std::array<std::atomic<uint64_t>, 2> other_failures_{};

@@ -276,8 +276,8 @@ struct KafkaBus::Impl {
   rd_kafka_t* producer = nullptr;  // guarded by clients_mutex (written by the bus thread)
   rd_kafka_t* consumer = nullptr;  // bus thread
 
-  // The consumer's broker sockets (librdkafka opens and closes them through our callbacks), so that a
-  // recovery can cut them: see cut_consumer_connections().
+  // The consumer's broker sockets (librdkafka opens and closes them through our callbacks), so that
+  // a recovery can cut them: see cut_consumer_connections().
   std::mutex consumer_sockets_mutex;
   std::set<int> consumer_sockets;  // guarded by consumer_sockets_mutex
 

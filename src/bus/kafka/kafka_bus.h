@@ -22,7 +22,7 @@ struct KafkaOptions {
   std::chrono::milliseconds start_timeout{30'000};
   // Extra librdkafka properties for both clients, applied after the bus's own (so they override
   // them; the tests shorten timeouts for librdkafka's mock cluster).
-  std::vector<std::pair<std::string, std::string>> properties;
+  std::vector<std::pair<std::string, std::string>> properties{};
 };
 
 // Bus over Kafka. Each instance owns the topic <prefix>.node.<node_id> (created with the Admin API
