@@ -36,9 +36,10 @@ namespace chat::store::rocks {
 //
 // last_seen is not a job: touch_last_seen keeps the newest time per user in memory, and the writer
 // writes what is pending at most once per kTouchInterval, in whatever batch runs then (the queue
-// wakes it when none does; kTouchesPerCommit a commit), and at drain(). A connect or a disconnect thus costs the writer no
-// commit of its own, and a user who comes and goes within the interval is written once. Readers
-// see pending times at once (pending_last_seen); a crash loses at most the last interval's.
+// wakes it when none does; kTouchesPerCommit a commit), and at drain(). A connect or a disconnect
+// thus costs the writer no commit of its own, and a user who comes and goes within the interval is
+// written once. Readers see pending times at once (pending_last_seen); a crash loses at most the
+// last interval's.
 //
 
 // Thread-safe; drain() is idempotent but must not be called from a callback.
