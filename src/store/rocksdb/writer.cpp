@@ -382,7 +382,8 @@ void Writer::apply_touches(const Touches& touches) {
     if (user == nullptr) continue;
     UserState touched = *user;
     touched.last_seen = now_ms;
-    put(keys::user(username), keys::encode(keys::UserRecord{touched.created_at, touched.last_seen}));
+    put(keys::user(username),
+        keys::encode(keys::UserRecord{touched.created_at, touched.last_seen}));
     overlay_.users[username] = touched;
   }
 }

@@ -136,7 +136,7 @@ class Writer {
   std::chrono::steady_clock::time_point next_touches_{};  // when pending touches are written
 
   std::mutex touches_mu_;
-  Touches touches_;  // guarded by touches_mu_; an entry leaves once it is durable
+  Touches touches_;              // guarded by touches_mu_; an entry leaves once it is durable
   std::once_flag last_touches_;  // drain()'s
 
   BatchingQueue<Job> queue_;  // last: its thread starts once everything above exists
